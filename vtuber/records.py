@@ -193,7 +193,8 @@ class Rig:
         t: capture time of the source frame, seconds.
         index: source frame index.
         head: head pose, or None when no face was tracked (before smoothing).
-        blendshapes: ARKit-52 names -> weight in [0, 1]; Left/Right are the subject's sides.
+        blendshapes: ARKit-52 names (plus the VRM visemes ``aa ih ou ee oh``) -> weight in
+            [0, 1]; Left/Right are the subject's sides.
         bones: Unity HumanBodyBones names -> local rotation relative to the VRM/Unity T-pose rest,
             in the internal frame.
         tracked: which parts were observed this frame (e.g. {"face": True, "left_hand": False}).
@@ -229,6 +230,10 @@ class AvatarPose:
         root: the avatar root transform.
         bones: HumanBodyBones name -> local transform.
         blendshapes: avatar blendshape names (the profile's vocabulary) -> weight in [0, 1].
+        head: the whole head pose (after mirroring), for receivers that take head angles rather
+            than bones (VTube Studio, iFacialMocap); None when never tracked.
+        source_blendshapes: the Rig's own channels before name mapping (ARKit-52 names plus the
+            VRM visemes aa/ih/ou/ee/oh), for senders that map names per client.
         tracked: copied from the Rig.
     """
 
@@ -237,4 +242,6 @@ class AvatarPose:
     root: BoneTransform
     bones: Mapping[str, BoneTransform]
     blendshapes: Mapping[str, float]
+    head: HeadPose | None = None
+    source_blendshapes: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     tracked: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
