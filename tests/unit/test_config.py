@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vtuber.config import EngineConfig, build_config, load_config, parse_host_port
+from vtuber.errors import ConfigError
+
+
+def test_defaults_are_loopback_and_standard_ports() -> None:
+    c = EngineConfig()
+    assert c.websocket.host == "127.0.0.1" and c.websocket.port == 8765
+    assert c.vmc.targets == ("127.0.0.1:39539",)
+    assert c.source.spec == "demo"
+
+
+def test_toml_file_and_overrides(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('[source]\nspec = "clip.mp4"\npace = false\n[vmc]\ntargets = ["127.0.0.1:40000"]\n')
+    c = load_config(f, {"track": {"mode": "upper_body"}})
+    assert c.source.spec == "clip.mp4" and c.source.pace is False
+    assert c.vmc.targets == ("127.0.0.1:40000",)
+    assert c.track.mode == "upper_body"
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("[source\nspec=1", "not valid TOML"),
+        ("[nonsense]\na = 1", r"unknown section \[nonsense\]"),
+        ("[vmc]\nport = 1", r"unknown key 'port' in \[vmc\]"),
+        ('[websocket]\nport = "x"', r"\[websocket\] port must be an integer"),
+        ("[websocket]\nport = 70000", r"\[websocket\] port must be 1-65535"),
+        ('[track]\nmode = "legs"', r"\[track\] mode must be one of"),
+        ('[vmc]\ntargets = ["nohost"]', "expected HOST:PORT"),
+        ("[source]\npace = 1", r"\[source\] pace must be true or false"),
+    ],
+)
+def test_malformed_config_names_file_and_field(tmp_path: Path, text: str, match: str) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match=match) as info:
+        load_config(f)
+    assert str(f) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_parse_host_port() -> None:
+    assert parse_host_port("127.0.0.1:39539") == ("127.0.0.1", 39539)
+    with pytest.raises(ConfigError):
+        parse_host_port("127.0.0.1:0")
+
+
+def test_build_config_without_file() -> None:
+    assert build_config({}, {"avatar": {"mirror": True}}).avatar.mirror is True

@@ -1,0 +1,81 @@
+"""Head PnP on synthetic geometry: rotate the canonical face, project it, solve, compare."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from vtuber import conventions, geometry
+from vtuber.records import FaceLandmarks, HeadPose
+from vtuber.solve.camera import CameraIntrinsics
+from vtuber.solve.face_model import canonical_face
+from vtuber.solve.head import solve_head
+
+SIZE = (640, 480)
+CAMERA = CameraIntrinsics.from_fov(*SIZE, 60.0)
+HEAD_ANGLE_TOL_DEG = 0.5  # exact landmarks: the fit must be near-exact
+
+
+def project_face(yaw: float, pitch: float, roll: float, position=(0.02, 0.01, -0.6), noise_px: float = 0.0,
+                 rng: np.random.Generator | None = None) -> FaceLandmarks:
+    q = geometry.from_yaw_pitch_roll(*np.radians([yaw, pitch, roll]))
+    r, t = conventions.internal_head_to_opencv_pose(q, np.array(position))
+    rvec, _ = cv2.Rodrigues(r)
+    pixels, _ = cv2.projectPoints(canonical_face().vertices_cm, rvec, t, CAMERA.matrix, None)
+    pixels = pixels.reshape(-1, 2)
+    if noise_px:
+        pixels = pixels + (rng or np.random.default_rng(0)).normal(scale=noise_px, size=pixels.shape)
+    points = np.zeros((478, 3), dtype=np.float32)
+    points[:468, 0] = pixels[:, 0] / SIZE[0]
+    points[:468, 1] = pixels[:, 1] / SIZE[1]
+    return FaceLandmarks(points)
+
+
+def angles_deg(pose: HeadPose) -> np.ndarray:
+    return np.degrees(geometry.to_yaw_pitch_roll(pose.rotation))
+
+
+@pytest.mark.parametrize(
+    "yaw,pitch,roll", [(0, 0, 0), (40, 0, 0), (-40, 0, 0), (0, 25, 0), (0, -25, 0), (0, 0, 30), (-35, -20, 15), (30, 20, -25)]
+)
+def test_recovers_known_rotation_and_position(yaw: float, pitch: float, roll: float) -> None:
+    pose = solve_head(project_face(yaw, pitch, roll), SIZE, CAMERA)
+    assert pose is not None
+    assert np.allclose(angles_deg(pose), [yaw, pitch, roll], atol=HEAD_ANGLE_TOL_DEG)
+    assert np.allclose(pose.position, [0.02, 0.01, -0.6], atol=0.005)
+
+
+def test_noisy_landmarks_stay_within_two_degrees() -> None:
+    rng = np.random.default_rng(0)
+    errors = []
+    for _ in range(50):
+        yaw, pitch, roll = rng.uniform([-40, -25, -30], [40, 25, 30])
+        pose = solve_head(project_face(yaw, pitch, roll, noise_px=1.0, rng=rng), SIZE, CAMERA)
+        assert pose is not None
+        errors.append(np.abs(angles_deg(pose) - [yaw, pitch, roll]))
+    assert np.mean(errors, axis=0).max() < 2.0
+
+
+def test_seeded_solve_matches_unseeded() -> None:
+    face = project_face(20, -10, 5)
+    previous = solve_head(project_face(18, -9, 4), SIZE, CAMERA)
+    seeded = solve_head(face, SIZE, CAMERA, previous)
+    fresh = solve_head(face, SIZE, CAMERA)
+    assert seeded is not None and fresh is not None
+    assert geometry.angle_between(seeded.rotation, fresh.rotation) < math.radians(0.1)
+
+
+def test_garbage_landmarks_do_not_flip_the_head() -> None:
+    rng = np.random.default_rng(1)
+    garbage = FaceLandmarks(rng.uniform(0.3, 0.7, size=(478, 3)).astype(np.float32))
+    previous = solve_head(project_face(10, 5, 0), SIZE, CAMERA)
+    pose = solve_head(garbage, SIZE, CAMERA, previous)
+    assert pose is None  # rejected: the smoother holds the last good pose
+
+
+def test_rejects_the_68_point_layout() -> None:
+    with pytest.raises(ValueError, match="MediaPipe-layout"):
+        solve_head(FaceLandmarks(np.zeros((68, 3), np.float32)), SIZE, CAMERA)

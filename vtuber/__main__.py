@@ -1,0 +1,7 @@
+"""``python -m vtuber`` is the ``vtuber`` command."""
+
+import sys
+
+from vtuber.cli import main
+
+sys.exit(main())

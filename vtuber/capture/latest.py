@@ -1,0 +1,147 @@
+"""A capture thread that keeps only the newest frame: frames are dropped, never queued.
+
+Live sources (cameras) deliver on their own clock; recorded sources (files, folders, the demo)
+are paced here against the wall clock by their stream time ``t`` so they behave like a camera.
+Either way the engine asks for the newest frame when it is ready for one, so latency from
+capture to send stays bounded by one frame interval plus the engine's own work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from vtuber.capture.base import FrameSource
+from vtuber.errors import SourceError
+from vtuber.records import Frame
+
+logger = logging.getLogger(__name__)
+
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)  # backoff for a lost camera; then every 4 s until it returns
+
+
+@dataclass(frozen=True, slots=True)
+class GrabbedFrame:
+    """A frame plus the monotonic time it became available to the engine (for latency)."""
+
+    frame: Frame
+    available_at: float
+
+
+class LatestFrameGrabber:
+    """Runs ``source.read()`` in a daemon thread and keeps the newest frame in one slot.
+
+    Attributes:
+        state: ``"starting"``, ``"running"``, ``"retrying"`` (a live source failed and is being
+            reopened with backoff), ``"ended"`` (end of stream) or ``"failed"``.
+        dropped: frames overwritten before the engine took them.
+        error: the last ``SourceError`` message, for the CLI.
+    """
+
+    def __init__(self, source: FrameSource, *, paced: bool = True) -> None:
+        self.source = source
+        self.paced = paced and not source.live
+        self.state = "starting"
+        self.dropped = 0
+        self.error: str | None = None
+        self._slot: GrabbedFrame | None = None
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"capture:{source.name}", daemon=True)
+
+    # Public API
+
+    def start(self) -> LatestFrameGrabber:
+        self._thread.start()
+        return self
+
+    def get(self, timeout_s: float = 1.0) -> GrabbedFrame | None:
+        """The newest frame not yet taken; waits up to ``timeout_s``. None on timeout or end."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._slot is None:
+                if self.state in ("ended", "failed"):
+                    return None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+            grabbed, self._slot = self._slot, None
+            return grabbed
+
+    @property
+    def finished(self) -> bool:
+        """True once the stream has ended (or failed) and the last frame was taken."""
+        with self._cond:
+            return self._slot is None and self.state in ("ended", "failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
+        self.source.close()
+
+    # Private helpers
+
+    def _run(self) -> None:
+        start_wall: float | None = None
+        first_t = 0.0
+        self.state = "running"
+        while not self._stop.is_set():
+            try:
+                frame = self.source.read()
+            except SourceError as exc:
+                if not self.source.live or not self._reopen(exc):
+                    self._finish("failed", str(exc))
+                    return
+                continue
+            if frame is None:
+                self._finish("ended", None)
+                return
+            if self.paced:
+                if start_wall is None:
+                    start_wall, first_t = time.monotonic(), frame.t
+                delay = start_wall + (frame.t - first_t) - time.monotonic()
+                if delay > 0 and self._stop.wait(delay):
+                    return
+            self._publish(frame)
+
+    def _publish(self, frame: Frame) -> None:
+        with self._cond:
+            if self._slot is not None:
+                self.dropped += 1
+            self._slot = GrabbedFrame(frame, time.monotonic())
+            self._cond.notify_all()
+
+    def _finish(self, state: str, error: str | None) -> None:
+        with self._cond:
+            self.state = state
+            self.error = error
+            self._cond.notify_all()
+
+    def _reopen(self, exc: SourceError) -> bool:
+        """Retry a lost live source with backoff until it returns or we are stopped."""
+        self.state = "retrying"
+        self.error = str(exc)
+        logger.warning("%s; retrying with backoff", exc)
+        attempt = 0
+        reopen = getattr(self.source, "open", None)
+        while not self._stop.is_set():
+            delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
+            if self._stop.wait(delay):
+                return False
+            attempt += 1
+            try:
+                if reopen is not None:
+                    reopen()
+                self.state = "running"
+                self.error = None
+                logger.info("%s is back after %d attempt(s)", self.source.name, attempt)
+                return True
+            except SourceError as again:
+                logger.debug("reopen attempt %d failed: %s", attempt, again)
+        return False

@@ -1,0 +1,221 @@
+"""Engine settings: frozen dataclasses, one per stage, loaded once at the edge.
+
+A TOML file (``--config FILE``) has one table per section below; command-line flags override it.
+Unknown sections or keys and wrongly typed values raise ``ConfigError`` naming the file and the
+field, e.g. ``config.toml: [vmc] port must be an integer 1-65535, got "abc"``.
+
+Example::
+
+    [source]
+    spec = "webcam:0"        # "demo", "webcam:N", "/dev/videoN", a video file or an image folder
+    [track]
+    mode = "face"            # face | face_hands | upper_body
+    [vmc]
+    targets = ["127.0.0.1:39539"]
+    [websocket]
+    port = 8765
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from vtuber.errors import ConfigError
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceConfig:
+    spec: str = "demo"
+    """Where frames come from: ``demo``, ``webcam:N``, a device path, a video file or a folder."""
+    pace: bool = True
+    """Play recorded sources at their own frame rate; False runs them as fast as possible."""
+    width: int = 640
+    """Requested webcam width, pixels."""
+    height: int = 480
+    """Requested webcam height, pixels."""
+    fps: float = 30.0
+    """Requested webcam rate, frames per second; also the rate of image folders."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrackConfig:
+    mode: str = "face"
+    """``face`` (fastest), ``face_hands`` or ``upper_body``."""
+    face_backend: str = "auto"
+    """``mesh`` (legacy Face Mesh, fastest), ``tasks`` (52 MediaPipe blendshapes) or ``auto``."""
+    models_dir: str = ""
+    """Folder holding face_landmarker.task / hand_landmarker.task (empty: cache + download)."""
+    download_models: bool = True
+    """Allow downloading missing Tasks models from MediaPipe's official URLs (sha256-checked)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraConfig:
+    horizontal_fov_deg: float = 60.0
+    """Field of view used for PnP when no calibrated camera profile is given, degrees."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmoothingConfig:
+    preset: str = "balanced"
+    """``responsive``, ``balanced``, ``smooth`` or ``none``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AvatarConfig:
+    profile: str = "vrm0"
+    """Blendshape vocabulary: ``vrm0``, ``vrm1``, ``perfect_sync`` or a profile .toml path."""
+    mirror: bool = False
+    """Selfie view: the avatar moves like your mirror image (your right eye closes its left)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VmcConfig:
+    enabled: bool = True
+    targets: tuple[str, ...] = ("127.0.0.1:39539",)
+    """``HOST:PORT`` of each VMC receiver (Marionette); VMC's standard port is 39539."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebSocketConfig:
+    enabled: bool = True
+    host: str = LOOPBACK
+    """Bind address; anything but loopback exposes the stream to the network."""
+    port: int = 8765
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunConfig:
+    max_frames: int = 0
+    """Stop after this many frames (0: until the source ends or Ctrl-C)."""
+    duration_s: float = 0.0
+    """Stop after this many seconds of wall-clock time (0: no limit)."""
+    preview: bool = False
+    """Show a window with the landmarks (needs a display)."""
+    telemetry: bool = True
+    """Print fps, per-stage latency and tracking state about once a second."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineConfig:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    track: TrackConfig = field(default_factory=TrackConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    avatar: AvatarConfig = field(default_factory=AvatarConfig)
+    vmc: VmcConfig = field(default_factory=VmcConfig)
+    websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+_CHOICES = {
+    ("track", "mode"): ("face", "face_hands", "upper_body"),
+    ("track", "face_backend"): ("auto", "mesh", "tasks"),
+    ("smoothing", "preset"): ("responsive", "balanced", "smooth", "none"),
+}
+
+
+def validate(config: EngineConfig, origin: str = "config") -> None:
+    """Raise ConfigError for values that are the right type but make no sense."""
+    for (section, key), choices in _CHOICES.items():
+        value = getattr(getattr(config, section), key)
+        if value not in choices:
+            raise ConfigError(f"{origin}: [{section}] {key} must be one of {', '.join(choices)}, got {value!r}")
+    if not 1 <= config.websocket.port <= 65535:
+        raise ConfigError(f"{origin}: [websocket] port must be 1-65535, got {config.websocket.port}")
+    for target in config.vmc.targets:
+        parse_host_port(target, f"{origin}: [vmc] targets")
+    if config.camera.horizontal_fov_deg <= 1 or config.camera.horizontal_fov_deg >= 179:
+        raise ConfigError(f"{origin}: [camera] horizontal_fov_deg must be between 1 and 179")
+
+
+def parse_host_port(text: str, what: str = "address") -> tuple[str, int]:
+    """``"HOST:PORT"`` -> (host, port); ConfigError naming ``what`` otherwise."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{what}: expected HOST:PORT (for example 127.0.0.1:39539), got {text!r}")
+    return host, int(port)
+
+
+def load_config(path: str | Path, overrides: dict[str, dict[str, Any]] | None = None) -> EngineConfig:
+    """Read a TOML config file, apply ``overrides`` ({section: {key: value}}), validate."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {p}") from exc
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
+    return build_config(data, overrides, origin=str(p))
+
+
+def build_config(
+    data: dict[str, Any], overrides: dict[str, dict[str, Any]] | None = None, *, origin: str = "config"
+) -> EngineConfig:
+    """An EngineConfig from parsed TOML plus overrides, checking every section, key and type."""
+    sections: dict[str, Any] = {}
+    hints = get_type_hints(EngineConfig)
+    merged: dict[str, dict[str, Any]] = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for section, values in (overrides or {}).items():
+        merged.setdefault(section, {}).update(values)
+    for section, values in merged.items():
+        if section not in hints:
+            raise ConfigError(f"{origin}: unknown section [{section}] (known: {', '.join(hints)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: [{section}] must be a table")
+        sections[section] = _build_section(hints[section], section, values, origin)
+    try:
+        config = EngineConfig(**sections)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("config:", f"{origin}:", 1)) from None
+    return config
+
+
+def _build_section(cls: type, section: str, values: dict[str, Any], origin: str) -> Any:
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise ConfigError(f"{origin}: unknown key '{key}' in [{section}] (known: {', '.join(hints)})")
+        kwargs[key] = _coerce(hints[key], value, f"{origin}: [{section}] {key}")
+    return cls(**kwargs)
+
+
+def _coerce(kind: Any, value: Any, where: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be an integer, got {value!r}")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    if kind == tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+    raise ConfigError(f"{where}: unsupported setting type {kind}")
+
+
+def replace(config: EngineConfig, section: str, **values: Any) -> EngineConfig:
+    """A copy of ``config`` with some keys of one section changed (validated)."""
+    return dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **values)})

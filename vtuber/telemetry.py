@@ -1,0 +1,74 @@
+"""Per-frame stage timings and the rolling statistics the terminal view and ``bench`` show.
+
+Durations are measured by the engine with ``time.perf_counter()`` around each stage and stored
+in fixed-size ring buffers (no growth over a long session). Pure bookkeeping: no I/O here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STAGES = ("capture", "track", "solve", "smooth", "retarget", "send")
+"""``capture``: from the frame being available to the engine taking it (waiting in the slot);
+``send``: encoding plus handing bytes to every sender."""
+
+WINDOW = 600  # frames kept for percentiles: 20 s at 30 fps, 10 s at 60 fps
+
+
+@dataclass(frozen=True, slots=True)
+class StageStats:
+    """Percentiles of one stage over the window, milliseconds."""
+
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+class Telemetry:
+    """Ring buffers of per-stage durations (seconds) and end-to-end latency."""
+
+    def __init__(self, window: int = WINDOW) -> None:
+        self._window = window
+        self._stages = {name: np.zeros(window) for name in STAGES}
+        self._latency = np.zeros(window)
+        self._count = 0
+        self.frames = 0
+        self.faces = 0
+
+    def record(self, durations_s: dict[str, float], latency_s: float, face: bool) -> None:
+        """One frame's stage durations and its capture-to-send latency."""
+        slot = self._count % self._window
+        for name, buffer in self._stages.items():
+            buffer[slot] = durations_s.get(name, 0.0)
+        self._latency[slot] = latency_s
+        self._count += 1
+        self.frames += 1
+        self.faces += int(face)
+
+    def _valid(self, buffer: np.ndarray) -> np.ndarray:
+        return buffer[: min(self._count, self._window)]
+
+    def stage(self, name: str) -> StageStats:
+        data = self._valid(self._stages[name]) * 1000.0
+        if not len(data):
+            return StageStats(0.0, 0.0, 0.0)
+        p50, p95, p99 = np.percentile(data, [50, 95, 99])
+        return StageStats(float(p50), float(p95), float(p99))
+
+    def latency(self) -> StageStats:
+        data = self._valid(self._latency) * 1000.0
+        if not len(data):
+            return StageStats(0.0, 0.0, 0.0)
+        p50, p95, p99 = np.percentile(data, [50, 95, 99])
+        return StageStats(float(p50), float(p95), float(p99))
+
+    def after_tracking(self) -> StageStats:
+        """Solve + smooth + retarget + send per frame."""
+        n = min(self._count, self._window)
+        if not n:
+            return StageStats(0.0, 0.0, 0.0)
+        total = sum(self._stages[s][:n] for s in ("solve", "smooth", "retarget", "send")) * 1000.0
+        p50, p95, p99 = np.percentile(total, [50, 95, 99])
+        return StageStats(float(p50), float(p95), float(p99))
