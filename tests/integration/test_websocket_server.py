@@ -1,0 +1,233 @@
+"""WebSocketServer with real sockets on 127.0.0.1: websockets' sync client and raw TCP sockets."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from vtuber import geometry
+from vtuber.errors import SenderError
+from vtuber.records import AvatarPose, BoneTransform, HeadPose
+from vtuber.retarget import skeleton
+from vtuber.send.websocket import WebSocketServer
+
+WAIT_S = 5.0
+
+
+def make_pose(index: int) -> AvatarPose:
+    rng = np.random.default_rng(index)
+    bones = {n: BoneTransform(geometry.normalize(rng.normal(size=4))) for n in skeleton.BONES}
+    return AvatarPose(
+        t=index / 30,
+        index=index,
+        root=BoneTransform(geometry.IDENTITY),
+        bones=bones,
+        blendshapes={f"Shape{i:02d}": float(rng.random()) for i in range(52)},
+        head=HeadPose(geometry.IDENTITY, np.array([0.0, 0.0, -0.6])),
+        source_blendshapes={"jawOpen": 0.5},
+        tracked={"face": True},
+    )
+
+
+@pytest.fixture
+def server() -> Iterator[WebSocketServer]:
+    s = WebSocketServer("127.0.0.1", 0, avatar_profile="test_profile", version="9.9.9")
+    s.start()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def url(server: WebSocketServer, query: str = "") -> str:
+    return f"ws://127.0.0.1:{server.port}/{query}"
+
+
+@contextmanager
+def open_client(
+    server: WebSocketServer, query: str = ""
+) -> Iterator[tuple[ClientConnection, dict]]:
+    """Connect, read hello, yield (connection, hello), close."""
+    with connect(url(server, query), open_timeout=WAIT_S, close_timeout=1) as ws:
+        yield ws, json.loads(ws.recv(timeout=WAIT_S))
+
+
+def wait_clients(server: WebSocketServer, n: int) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while server.client_count != n:
+        assert time.monotonic() < deadline, f"client_count {server.client_count} != {n}"
+        time.sleep(0.01)
+
+
+def recv_frame(ws: ClientConnection, index: int) -> dict:
+    """Frames up to and including ``index`` (latest-only may skip some); returns frame ``index``."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        msg = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        assert msg["type"] == "frame"
+        if msg["index"] >= index:
+            assert msg["index"] == index
+            return msg
+
+
+def raw_stalled_client(server: WebSocketServer) -> socket.socket:
+    """A TCP client that completes the handshake and then never reads (tiny receive buffer)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(WAIT_S)
+    sock.connect(("127.0.0.1", server.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    return sock
+
+
+def closed_code(ws: ClientConnection) -> int | None:
+    """Read until the server closes the connection; the close code it sent."""
+    deadline = time.monotonic() + WAIT_S
+    try:
+        while time.monotonic() < deadline:
+            ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+    except ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd else None
+    raise AssertionError("server did not close the connection")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+
+def test_hello_content(server: WebSocketServer) -> None:
+    with open_client(server, "?coords=gltf&names=arkit") as (ws, hello):
+        assert hello == {
+            "type": "hello",
+            "schema": 1,
+            "engine": "vtuber 9.9.9",
+            "coords": "gltf",
+            "names": "arkit",
+            "avatar_profile": "test_profile",
+            "bones": list(skeleton.BONES),
+        }
+    with open_client(server) as (ws2, hello2):
+        assert (hello2["coords"], hello2["names"]) == ("unity", "profile")
+
+
+def test_two_clients_receive_every_frame(server: WebSocketServer) -> None:
+    with open_client(server) as (a, _), open_client(server, "?coords=gltf&names=arkit") as (b, _):
+        wait_clients(server, 2)
+        for i in range(30):
+            pose = make_pose(i)
+            server.publish(pose, sent_wall_s=1000.0 + i)
+            fa, fb = recv_frame(a, i), recv_frame(b, i)
+            assert fa["sent"] == fb["sent"] == 1000.0 + i
+            assert set(fa["bones"]) == set(skeleton.BONES)
+            assert fb["blendshapes"] == {"jawOpen": 0.5}
+            np.testing.assert_allclose(
+                fb["bones"]["Head"]["rotation"], pose.bones["Head"].rotation, atol=1e-5
+            )
+            time.sleep(0.005)
+
+
+def test_stalled_client_does_not_slow_publish_and_others_keep_receiving(
+    server: WebSocketServer,
+) -> None:
+    stalled = raw_stalled_client(server)
+    poses = [make_pose(i) for i in range(4)]
+    with open_client(server) as (good, _):
+        wait_clients(server, 2)
+        costs = []
+        for i in range(3000):
+            pose = poses[i % 4]
+            t0 = time.perf_counter()
+            server.publish(pose, sent_wall_s=float(i))
+            costs.append(time.perf_counter() - t0)
+        assert float(np.median(costs)) < 100e-6, f"median publish {np.median(costs) * 1e6:.1f} us"
+        assert max(costs) < 0.05, f"max publish {max(costs) * 1e3:.1f} ms"
+        for i in range(5):
+            server.publish(make_pose(10_000 + i), sent_wall_s=0.0)
+            recv_frame(good, 10_000 + i)
+            time.sleep(0.01)
+    stalled.close()
+
+
+def test_stalled_client_is_dropped_after_the_stall_timeout() -> None:
+    with WebSocketServer("127.0.0.1", 0, stall_timeout_s=0.3) as server:
+        stalled = raw_stalled_client(server)
+        with open_client(server) as (good, _):
+            wait_clients(server, 2)
+            deadline = time.monotonic() + 10.0
+            i = 0
+            while server.client_count > 1:
+                assert time.monotonic() < deadline, "stalled client never dropped"
+                server.publish(make_pose(i), sent_wall_s=0.0)
+                recv_frame(good, i)
+                i += 1
+            server.publish(make_pose(i), sent_wall_s=0.0)
+            recv_frame(good, i)
+        stalled.close()
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [("x" * 1_000_000, 1009), ("this is not json {", 1008), (b"\x00\x01binary", 1008)],
+    ids=["1MB", "garbage", "binary"],
+)
+def test_bad_inbound_closes_only_that_client(
+    server: WebSocketServer, payload: str | bytes, code: int
+) -> None:
+    with open_client(server) as (good, _), open_client(server) as (bad, _):
+        wait_clients(server, 2)
+        try:
+            bad.send(payload)
+        except ConnectionClosed:
+            pass
+        assert closed_code(bad) == code
+        wait_clients(server, 1)
+        for i in range(5):
+            server.publish(make_pose(i), sent_wall_s=0.0)
+            recv_frame(good, i)
+
+
+def test_small_unknown_json_is_ignored(server: WebSocketServer) -> None:
+    with open_client(server) as (ws, _):
+        ws.send(json.dumps({"type": "something_new", "value": [1, 2, 3]}))
+        ws.send("42")
+        wait_clients(server, 1)
+        server.publish(make_pose(1), sent_wall_s=0.0)
+        assert recv_frame(ws, 1)["index"] == 1
+
+
+def test_bad_query_is_closed_with_policy_violation(server: WebSocketServer) -> None:
+    with connect(url(server, "?coords=unreal"), open_timeout=WAIT_S, close_timeout=1) as ws:
+        assert closed_code(ws) == 1008
+
+
+def test_port_in_use_raises_sender_error(server: WebSocketServer) -> None:
+    other = WebSocketServer("127.0.0.1", server.port)
+    with pytest.raises(SenderError, match="in use"):
+        other.start()
+
+
+def test_close_disconnects_clients() -> None:
+    server = WebSocketServer("127.0.0.1", 0)
+    server.start()
+    with open_client(server) as (ws, _):
+        wait_clients(server, 1)
+        server.close()
+        assert closed_code(ws) == 1001
+    server.close()  # idempotent

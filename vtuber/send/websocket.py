@@ -1,0 +1,395 @@
+"""WebSocket server (schema 1 JSON, ``docs/protocol.md``) on its own asyncio loop thread.
+
+Threads: the engine thread calls ``publish``; everything else (accepting clients, encoding,
+writing) runs on one asyncio event loop in a daemon thread, using ``websockets``' asyncio server.
+
+Backpressure, in three layers, so the engine never waits for a client:
+
+1. ``publish`` stores the pose in a lock-protected *latest* slot and schedules one wake-up on the
+   loop (``call_soon_threadsafe``) unless one is already pending: a few microseconds, no encoding.
+2. The loop encodes the latest pose once per distinct ``(coords, names)`` variant among connected
+   clients and puts the text into each client's own latest-only slot (replacing an unsent one).
+3. Each client has a writer task that sends its slot; while a send waits on a full socket buffer,
+   newer frames keep replacing the slot. A send blocked longer than ``stall_timeout_s`` drops
+   that client (transport aborted); other clients are unaffected.
+
+Inbound: text messages that parse as JSON are ignored (reserved for later schemas); a message
+above ``max_message_bytes`` closes that connection with 1009 (``websockets`` ``max_size``),
+non-JSON text or a binary message with 1008. Bad query parameters close with 1008.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import importlib.metadata
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+
+from vtuber.encode.ws_json import (
+    COORDS,
+    DEFAULT_COORDS,
+    DEFAULT_NAMES,
+    NAMES,
+    Coords,
+    Names,
+    encode_frame,
+    encode_hello,
+)
+from vtuber.errors import SenderError
+from vtuber.records import AvatarPose
+from vtuber.retarget import skeleton
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8765
+MAX_MESSAGE_BYTES = 64 * 1024
+"""Largest inbound message accepted; clients have nothing big to say in schema 1."""
+STALL_TIMEOUT_S = 5.0
+"""A client whose socket stays full this long is dropped: it is gone or hopelessly behind."""
+_CLOSE_TIMEOUT_S = 2.0  # closing handshake wait on shutdown; stalled peers are aborted after it
+
+
+def engine_version() -> str:
+    """The installed ``vtuber`` package version, or ``"0+unknown"`` when run from a source tree."""
+    try:
+        return importlib.metadata.version("vtuber")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(eq=False)
+class _Client:
+    """One connection's state; lives on the loop thread only."""
+
+    conn: ServerConnection
+    coords: Coords
+    names: Names
+    pending: str | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class WebSocketServer:
+    """Serve schema-1 JSON frames to any number of WebSocket clients.
+
+    Args:
+        host: interface to listen on; ``127.0.0.1`` keeps it local.
+        port: TCP port; 0 picks a free one (see ``port`` after ``start``).
+        avatar_profile: profile name announced in ``hello``.
+        bones: bone names announced in ``hello`` (default: all 55 ``skeleton.BONES``).
+        stall_timeout_s: drop a client whose send has waited this long on a full buffer.
+        max_message_bytes: inbound message limit; larger closes the connection with 1009.
+        version: engine version announced in ``hello`` (default: the installed package's).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        *,
+        avatar_profile: str = "default",
+        bones: Sequence[str] | None = None,
+        stall_timeout_s: float = STALL_TIMEOUT_S,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        version: str | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._avatar_profile = avatar_profile
+        self._bones = tuple(skeleton.BONES if bones is None else bones)
+        self._stall_timeout_s = stall_timeout_s
+        self._max_message_bytes = max_message_bytes
+        self._version = version or engine_version()
+        self._lock = threading.Lock()
+        self._latest: tuple[AvatarPose, float] | None = None
+        self._wake_pending = False
+        self._clients: set[_Client] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._start_error: OSError | None = None
+        self._stop: asyncio.Event | None = None
+        self._bound_port: int | None = None
+        self._encode_failing = False
+
+    # Public API --------------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 5.0) -> None:
+        """Bind and start serving; returns once listening.
+
+        Raises:
+            SenderError: the port is in use or the address cannot be bound.
+        """
+        if self._thread is not None:
+            return
+        self._started.clear()
+        self._start_error = None
+        self._bound_port = None
+        self._thread = threading.Thread(target=self._run, name="vtuber-websocket", daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout_s):
+            raise SenderError(
+                f"WebSocket server on {self._host}:{self._port} did not start within {timeout_s} s"
+            )
+        if self._start_error is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+            raise SenderError(
+                _bind_message(self._host, self._port, self._start_error)
+            ) from self._start_error
+        logger.info("WebSocket server listening on ws://%s:%d/", self._host, self.port)
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (the requested one until ``start``)."""
+        return self._bound_port if self._bound_port is not None else self._port
+
+    @property
+    def client_count(self) -> int:
+        """Connected clients that have received ``hello``."""
+        return len(self._clients)
+
+    def publish(self, pose: AvatarPose, *, sent_wall_s: float) -> None:
+        """Hand one frame to the server; never blocks on clients (call from the engine thread).
+
+        Args:
+            pose: the frame to send.
+            sent_wall_s: wall-clock Unix time in seconds, put in the frame's ``sent`` field.
+        """
+        loop = self._loop
+        if loop is None or not self._clients:
+            return
+        with self._lock:
+            self._latest = (pose, sent_wall_s)
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        try:
+            loop.call_soon_threadsafe(self._dispatch)
+        except RuntimeError:  # loop already closed by close()
+            pass
+
+    def send(self, pose: AvatarPose, time_s: float) -> None:
+        """``Sender`` protocol: ``publish`` stamped with the wall clock now (``time_s`` unused)."""
+        self.publish(pose, sent_wall_s=time.time())
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Close every client (1001) and stop the loop thread; idempotent."""
+        thread, loop, stop = self._thread, self._loop, self._stop
+        if thread is None:
+            return
+        if loop is not None and stop is not None:
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:
+                pass
+        thread.join(timeout_s)
+        if thread.is_alive():
+            logger.warning("WebSocket server thread did not stop within %.1f s", timeout_s)
+        self._thread = None
+
+    def __enter__(self) -> WebSocketServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # Loop thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._main(loop))
+        except Exception:
+            logger.exception("WebSocket server loop crashed")
+        finally:
+            self._loop = None
+            self._started.set()
+            loop.close()
+
+    async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._stop = asyncio.Event()
+        try:
+            server = await serve(
+                self._handle,
+                self._host,
+                self._port,
+                max_size=self._max_message_bytes,
+                compression=None,  # per-client deflate would re-compress each frame per client
+                close_timeout=_CLOSE_TIMEOUT_S,
+            )
+        except OSError as exc:
+            self._start_error = exc
+            return
+        self._bound_port = int(server.sockets[0].getsockname()[1])
+        self._loop = loop
+        self._started.set()
+        try:
+            await self._stop.wait()
+        finally:
+            self._loop = None
+            await self._shutdown(server)
+
+    async def _shutdown(self, server: Server) -> None:
+        server.close(close_connections=True)
+        try:
+            await asyncio.wait_for(server.wait_closed(), 2 * _CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            for client in list(self._clients):
+                client.conn.transport.abort()
+        logger.info("WebSocket server on port %d closed", self.port)
+
+    def _dispatch(self) -> None:
+        """Encode the latest pose once per variant and fill every client's latest-only slot."""
+        with self._lock:
+            item, self._latest, self._wake_pending = self._latest, None, False
+        if item is None:
+            return
+        pose, sent_wall_s = item
+        texts: dict[tuple[str, str], str] = {}
+        for client in list(self._clients):
+            variant = (client.coords, client.names)
+            text = texts.get(variant)
+            if text is None:
+                try:
+                    text = encode_frame(
+                        pose, coords=client.coords, names=client.names, sent_wall_s=sent_wall_s
+                    )
+                except ValueError:
+                    if not self._encode_failing:
+                        logger.exception(
+                            "cannot encode frame %d as JSON; skipping frames", pose.index
+                        )
+                    self._encode_failing = True
+                    return
+                texts[variant] = text
+            client.pending = text
+            client.wake.set()
+        self._encode_failing = False
+
+    async def _handle(self, conn: ServerConnection) -> None:
+        """One connection: check the query, send hello, then write frames and read inbound."""
+        try:
+            coords, names = parse_variant(conn.request.path if conn.request else "/")
+        except ValueError as exc:
+            await conn.close(CloseCode.POLICY_VIOLATION, str(exc))
+            return
+        client = _Client(conn, coords, names)
+        try:
+            await conn.send(
+                encode_hello(
+                    engine_version=self._version,
+                    coords=coords,
+                    names=names,
+                    avatar_profile=self._avatar_profile,
+                    bones=self._bones,
+                )
+            )
+        except ConnectionClosed:
+            return
+        self._clients.add(client)
+        logger.info(
+            "WebSocket client %s connected (coords=%s, names=%s)",
+            conn.remote_address,
+            coords,
+            names,
+        )
+        writer = asyncio.create_task(self._write_loop(client))
+        try:
+            await self._read_loop(conn)
+        finally:
+            self._clients.discard(client)
+            writer.cancel()
+            logger.info(
+                "WebSocket client %s disconnected (%s)", conn.remote_address, conn.close_code
+            )
+
+    async def _read_loop(self, conn: ServerConnection) -> None:
+        try:
+            async for message in conn:
+                if isinstance(message, bytes) or not _is_json(message):
+                    logger.warning(
+                        "WebSocket client %s sent a non-JSON message; closing", conn.remote_address
+                    )
+                    await conn.close(CloseCode.POLICY_VIOLATION, "expected JSON text messages")
+                    return
+                logger.debug("ignoring inbound message from %s", conn.remote_address)
+        except ConnectionClosed:
+            return
+
+    async def _write_loop(self, client: _Client) -> None:
+        while True:
+            await client.wake.wait()
+            client.wake.clear()
+            text, client.pending = client.pending, None
+            if text is None:
+                continue
+            try:
+                async with asyncio.timeout(self._stall_timeout_s):
+                    await client.conn.send(text)
+            except TimeoutError:
+                logger.warning(
+                    "WebSocket client %s stalled for %.1f s; dropping it",
+                    client.conn.remote_address,
+                    self._stall_timeout_s,
+                )
+                client.conn.transport.abort()
+                return
+            except ConnectionClosed:
+                return
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_variant(path: str) -> tuple[Coords, Names]:
+    """``/?coords=unity|gltf&names=profile|arkit`` -> (coords, names); other parameters ignored.
+
+    Raises:
+        ValueError: a value outside the allowed set (message fits a WebSocket close reason).
+    """
+    query = parse_qs(urlsplit(path).query)
+    coords = query.get("coords", [DEFAULT_COORDS])[-1]
+    names = query.get("names", [DEFAULT_NAMES])[-1]
+    if coords not in COORDS:
+        raise ValueError(f"coords must be one of {', '.join(COORDS)}")
+    if names not in NAMES:
+        raise ValueError(f"names must be one of {', '.join(NAMES)}")
+    return coords, names  # type: ignore[return-value]
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _bind_message(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"WebSocket port {port} on {host} is already in use; "
+            "stop the other program or choose another port"
+        )
+    reason = exc.strerror or exc
+    return f"WebSocket server cannot listen on {host}:{port} ({reason}); check the host and port"
