@@ -7,6 +7,7 @@ status 2, never a traceback; ``-v`` shows debug logs and tracebacks.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import signal
@@ -64,6 +65,10 @@ def _run_parser(sub: Any) -> None:
     p.set_defaults(handler=cmd_run)
 
 
+COMMAND_MODULES: tuple[str, ...] = ()
+"""Modules under vtuber.commands whose ``register(sub)`` adds a sub-command."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vtuber", description="Webcam or video to live avatar motion (VMC, WebSocket)."
@@ -72,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _run_parser(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"vtuber.commands.{name}").register(sub)
     return parser
 
 
