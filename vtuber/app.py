@@ -1,7 +1,7 @@
 """Builds the engine's parts from an ``EngineConfig`` and runs it (the I/O shell around the core).
 
-Owns what the engine itself must not: opening devices and sockets, signal handling, and the
-live telemetry line on the terminal.
+Owns what the engine itself must not: opening devices, sockets and files, signal handling,
+recording, and the live telemetry line on the terminal.
 """
 
 from __future__ import annotations
@@ -10,19 +10,26 @@ import logging
 import sys
 import time
 from contextlib import ExitStack
+from pathlib import Path
+from typing import Callable
 
+from vtuber.capture.base import FrameSource
 from vtuber.capture.open import open_source
 from vtuber.config import EngineConfig, parse_host_port
-from vtuber.engine import Engine, RunSummary
+from vtuber.engine import Engine, FrameCallback, RunSummary
+from vtuber.records import AvatarPose, Frame, Landmarks, Rig
 from vtuber.retarget.profile import load_profile
 from vtuber.send.base import Sender
 from vtuber.smooth import RigSmoother, get_preset
+from vtuber.track.base import Tracker
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_RECORD_FPS = 30.0  # BVH frame rate when the source does not say (webcam default rate)
+
 
 def telemetry_line(engine: Engine) -> str:
-    """One status line: fps, per-stage p95 latency, capture-to-send latency, tracking state."""
+    """One status line: per-stage p95 latency, capture-to-send latency, tracking state."""
     tel = engine.telemetry
     stages = " ".join(f"{name} {tel.stage(name).p95_ms:.1f}" for name in ("track", "solve", "smooth", "send"))
     return (
@@ -31,24 +38,25 @@ def telemetry_line(engine: Engine) -> str:
     )
 
 
-class _FpsPrinter:
+class FpsPrinter:
     """Writes the telemetry line to stderr about once a second (a terminal overwrites it)."""
 
     def __init__(self) -> None:
         self._last_frames = 0
         self._last_time = time.monotonic()
-        self._tty = sys.stderr.isatty()
+        self.tty = sys.stderr.isatty()
 
     def __call__(self, engine: Engine) -> None:
         now = time.monotonic()
         fps = (engine.telemetry.frames - self._last_frames) / max(now - self._last_time, 1e-6)
         self._last_frames, self._last_time = engine.telemetry.frames, now
         line = f"{fps:5.1f} fps | {telemetry_line(engine)}"
-        sys.stderr.write(("\r" + line + "\033[K") if self._tty else line + "\n")
+        sys.stderr.write(("\r" + line + "\033[K") if self.tty else line + "\n")
         sys.stderr.flush()
 
 
 def build_senders(config: EngineConfig, stack: ExitStack, profile_name: str) -> list[Sender]:
+    """The network outputs the config enables, opened and registered for closing."""
     senders: list[Sender] = []
     if config.vmc.enabled and config.vmc.targets:
         from vtuber.send.udp import VmcSender
@@ -67,23 +75,73 @@ def build_senders(config: EngineConfig, stack: ExitStack, profile_name: str) -> 
     return senders
 
 
-def run_engine(config: EngineConfig, *, models_dir_env: str | None = None) -> RunSummary:
-    """Open everything the config names, run until done, close everything."""
-    from vtuber.cli import install_stop_signals
+def build_tracker(config: EngineConfig, models_dir_env: str | None) -> Tracker:
     from vtuber.track.mediapipe_adapter import MediaPipeTracker
+
+    return MediaPipeTracker(
+        config.track.mode,  # type: ignore[arg-type]
+        face_backend=config.track.face_backend,  # type: ignore[arg-type]
+        models_dir=config.track.models_dir or models_dir_env or None,
+        download_models=config.track.download_models,
+    )
+
+
+def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack) -> FrameCallback | None:
+    """An ``on_frame`` callback writing BVH and/or a session file, closed by ``stack``."""
+    writers: list[Callable[[Frame, Landmarks, Rig, AvatarPose], None]] = []
+    fps = source.nominal_fps or DEFAULT_RECORD_FPS
+    if config.record.bvh:
+        from vtuber.record.bvh_file import BvhFileWriter
+
+        path = Path(config.record.bvh)
+        bvh = stack.enter_context(BvhFileWriter(path, fps, blendshape_csv=path.with_suffix(".csv")))
+        writers.append(lambda frame, lm, rig, pose: bvh.write_rig(rig))
+        logger.info("recording BVH to %s (%.3f fps), blendshapes to %s", path, fps, path.with_suffix(".csv"))
+    if config.record.session:
+        from vtuber.record.session import SessionWriter
+
+        header = {"source": source.name, "fps": fps, "image_size": [0, 0], "mode": config.track.mode}
+        session: list[SessionWriter] = []
+
+        def write_session(frame: Frame, lm: Landmarks, rig: Rig, pose: AvatarPose) -> None:
+            if not session:  # the image size is known only once the first frame arrives
+                session.append(stack.enter_context(SessionWriter(config.record.session, {**header, "image_size": list(lm.image_size)})))
+            session[0].write(lm, rig)
+
+        writers.append(write_session)
+        logger.info("recording the session to %s", config.record.session)
+    if not writers:
+        return None
+
+    def on_frame(frame: Frame, lm: Landmarks, rig: Rig, pose: AvatarPose) -> None:
+        for write in writers:
+            write(frame, lm, rig, pose)
+
+    return on_frame
+
+
+def run_engine(
+    config: EngineConfig,
+    *,
+    models_dir_env: str | None = None,
+    source: FrameSource | None = None,
+    tracker: Tracker | None = None,
+    with_senders: bool = True,
+    on_stats: Callable[[Engine], None] | None = None,
+) -> RunSummary:
+    """Open everything the config names (or use the given source/tracker), run, close everything."""
+    from vtuber.cli import install_stop_signals
 
     profile = load_profile(config.avatar.profile)
     with ExitStack() as stack:
-        source = open_source(config.source)
+        if source is None:
+            source = open_source(config.source)
         stack.callback(source.close)
-        tracker = MediaPipeTracker(
-            config.track.mode,  # type: ignore[arg-type]
-            face_backend=config.track.face_backend,  # type: ignore[arg-type]
-            models_dir=config.track.models_dir or models_dir_env or None,
-            download_models=config.track.download_models,
-        )
+        if tracker is None:
+            tracker = build_tracker(config, models_dir_env)
         stack.callback(tracker.close)
-        senders = build_senders(config, stack, profile.name)
+        senders = build_senders(config, stack, profile.name) if with_senders else []
+        on_frame = build_recorders(config, source, stack)
         logger.info("source: %s; tracker: %s; profile: %s", source.name, tracker.name, profile.name)
         engine = Engine(
             source=source,
@@ -94,12 +152,11 @@ def run_engine(config: EngineConfig, *, models_dir_env: str | None = None) -> Ru
             fov_deg=config.camera.horizontal_fov_deg,
             mirror=config.avatar.mirror,
             pace=config.source.pace,
+            on_frame=on_frame,
         )
         install_stop_signals(engine.stop)
-        printer = _FpsPrinter() if config.run.telemetry else None
-        summary = engine.run(
-            max_frames=config.run.max_frames, duration_s=config.run.duration_s, on_stats=printer
-        )
+        printer = on_stats or (FpsPrinter() if config.run.telemetry else None)
+        summary = engine.run(max_frames=config.run.max_frames, duration_s=config.run.duration_s, on_stats=printer)
         if printer is not None and sys.stderr.isatty():
             sys.stderr.write("\n")
         return summary

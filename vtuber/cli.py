@@ -62,10 +62,12 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--preview", action="store_true", help="show the camera with landmarks (needs a display)")
     p.add_argument("--quiet", action="store_true", help="no live telemetry line")
+    p.add_argument("--record-bvh", metavar="OUT.bvh", help="record the motion to BVH while running")
+    p.add_argument("--record-session", metavar="OUT.jsonl", help="record landmarks, rig and timestamps")
     p.set_defaults(handler=cmd_run)
 
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("record",)
 """Modules under vtuber.commands whose ``register(sub)`` adds a sub-command."""
 
 
@@ -119,6 +121,8 @@ def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         put("run", "preview", True)
     if args.quiet:
         put("run", "telemetry", False)
+    put("record", "bvh", args.record_bvh)
+    put("record", "session", args.record_session)
     return o
 
 

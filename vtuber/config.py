@@ -103,6 +103,14 @@ class RunConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RecordConfig:
+    bvh: str = ""
+    """Write the motion to this BVH file as it happens (blendshapes to a .csv beside it)."""
+    session: str = ""
+    """Write every frame's landmarks, rig and timestamps to this session file (JSON lines)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EngineConfig:
     source: SourceConfig = field(default_factory=SourceConfig)
     track: TrackConfig = field(default_factory=TrackConfig)
@@ -112,6 +120,7 @@ class EngineConfig:
     vmc: VmcConfig = field(default_factory=VmcConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -140,6 +140,12 @@ def internal_to_bvh_position(p: ArrayLike) -> F64:
     return np.asarray(p, dtype=np.float64) * CENTIMETRES_PER_METRE
 
 
+def internal_to_bvh_quaternion(q: ArrayLike) -> F64:
+    """Internal -> BVH rotation: the frames share their axes (only the unit of length differs),
+    so the quaternion is unchanged. Scalar-last (x, y, z, w)."""
+    return np.array(q, dtype=np.float64).reshape(4)
+
+
 # ---------------------------------------------------------------------------------------------
 # Mirroring (selfie view)
 # ---------------------------------------------------------------------------------------------
@@ -178,3 +184,105 @@ def mirror_name(name: str) -> str:
 def focal_length_from_fov(image_width_px: int, horizontal_fov_deg: float) -> float:
     """Pinhole focal length in pixels for a horizontal field of view."""
     return (image_width_px / 2.0) / math.tan(math.radians(horizontal_fov_deg) / 2.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Internal -> receiver angles (VTube Studio, iFacialMocap, generic OSC, VMC root presets)
+#
+# Angles use ``geometry.to_yaw_pitch_roll``'s decomposition ``R = Ry(yaw) Rx(pitch) Rz(roll)``
+# (the order Unity's ``Quaternion.Euler`` composes, so receivers that rebuild a rotation with it
+# get the same rotation back). In the internal frame, for an avatar facing the viewer:
+# yaw > 0 turns the face toward the avatar's own left (the viewer's right), pitch > 0 tips the
+# face down, roll > 0 tilts the top of the head toward the avatar's own right shoulder.
+# ---------------------------------------------------------------------------------------------
+
+VTS_FACE_ANGLE_LIMIT_DEG = 90.0
+"""FaceAngleX/Y/Z are clamped to +-90 degrees: beyond that the Euler split is meaningless."""
+VTS_FACE_POSITION_LIMIT = 10.0
+"""FacePositionX/Y/Z are clamped to +-10, the range VTube Studio lists (anchors.md section 4)."""
+
+
+def internal_head_angles_deg(q: ArrayLike) -> tuple[float, float, float]:
+    """Internal rotation -> ``(yaw, pitch, roll)`` in degrees, signs as in the section comment."""
+    yaw, pitch, roll = geometry.to_yaw_pitch_roll(q)
+    return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
+
+
+def internal_to_vts_face_angles(q: ArrayLike) -> tuple[float, float, float]:
+    """Internal head rotation -> VTube Studio ``(FaceAngleX, FaceAngleY, FaceAngleZ)`` degrees.
+
+    VTube Studio feeds these into Live2D's ParamAngleX/Y/Z, whose standard meaning is "+ turns
+    to the right of the screen", "+ turns up", "+ leans to the right of the screen"
+    (docs.live2d.com standard parameter list). The avatar faces the viewer, so its own left is
+    the screen's right: X = yaw, Y = -pitch, Z = -roll, each clamped to +-90.
+    """
+    yaw, pitch, roll = internal_head_angles_deg(q)
+    lim = VTS_FACE_ANGLE_LIMIT_DEG
+    return _clamp(yaw, lim) + 0.0, _clamp(-pitch, lim) + 0.0, _clamp(-roll, lim) + 0.0
+
+
+def internal_to_vts_face_position(
+    p: ArrayLike, reference_distance_m: float = 0.6
+) -> tuple[float, float, float]:
+    """Internal head position (metres, relative to the camera) -> VTube Studio
+    ``(FacePositionX, FacePositionY, FacePositionZ)``.
+
+    Units are centimetres from a head centred in front of the camera at
+    ``reference_distance_m``: X > 0 toward the screen's right (the avatar's own left), Y > 0 up,
+    Z > 0 closer than the reference distance. Each is clamped to +-10.
+    """
+    x, y, z = (float(v) for v in np.asarray(p, dtype=np.float64).reshape(3))
+    lim = VTS_FACE_POSITION_LIMIT
+    cm = CENTIMETRES_PER_METRE
+    return _clamp(x * cm, lim), _clamp(y * cm, lim), _clamp((z + reference_distance_m) * cm, lim)
+
+
+def eye_look_to_internal(
+    look_in: float, look_out: float, look_up: float, look_down: float, side: str
+) -> tuple[float, float]:
+    """ARKit ``eyeLook*`` weights of one eye -> ``(yaw, pitch)`` in [-1, 1] of the internal frame.
+
+    ``side`` is the subject's ``"left"`` or ``"right"`` eye. Yaw > 0 looks toward the subject's
+    own left (+X): for the left eye that is "out", for the right eye "in". Pitch > 0 looks down.
+    """
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    yaw = (look_out - look_in) if side == "left" else (look_in - look_out)
+    return _clamp(yaw, 1.0), _clamp(look_down - look_up, 1.0)
+
+
+def internal_eye_to_vts(yaw: float, pitch: float) -> tuple[float, float]:
+    """Internal eye ``(yaw, pitch)`` in [-1, 1] -> VTube Studio ``(EyeX, EyeY)`` in [-1, 1]:
+    X > 0 looks to the screen's right (the avatar's own left, Live2D ParamEyeBallX), Y > 0 up."""
+    return _clamp(yaw, 1.0) + 0.0, _clamp(-pitch, 1.0) + 0.0
+
+
+def internal_to_ifacialmocap_rotation(q: ArrayLike) -> tuple[float, float, float]:
+    """Internal rotation -> iFacialMocap Euler ``(x, y, z)`` degrees.
+
+    iFacialMocap streams ARKit's face frame, which is the internal frame (right-handed, +X the
+    face's own left, +Y up, +Z out of the face), as Euler X, Y, Z = pitch, yaw, roll.
+    VMagicMirror's receiver confirms the eye signs: ``leftEye`` y > 0 is "look out", x > 0 is
+    "look down" (``iFacialMocapReceiver.cs``).
+    """
+    yaw, pitch, roll = internal_head_angles_deg(q)
+    return pitch + 0.0, yaw + 0.0, roll + 0.0
+
+
+def internal_to_ifacialmocap_position(p: ArrayLike) -> tuple[float, float, float]:
+    """Internal head position (metres) -> iFacialMocap head position: ARKit axes, metres."""
+    x, y, z = (float(v) for v in np.asarray(p, dtype=np.float64).reshape(3))
+    return x + 0.0, y + 0.0, z + 0.0
+
+
+def turn_around_y(q: ArrayLike, p: ArrayLike) -> tuple[F64, F64]:
+    """Turn a transform 180 degrees about the internal +Y axis: rotation ``Ry(pi) * q``,
+    position ``(-x, y, -z)``. Used by the Warudo VMC preset for the root (XR Animator does the
+    same for Warudo, anchors.md section 3)."""
+    turn = np.array([0.0, 1.0, 0.0, 0.0])
+    pos = np.array(p, dtype=np.float64).reshape(3)
+    return geometry.multiply(turn, q), np.array([-pos[0], pos[1], -pos[2]]) + 0.0
+
+
+def _clamp(value: float, limit: float) -> float:
+    return float(min(limit, max(-limit, value)))

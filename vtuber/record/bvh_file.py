@@ -1,0 +1,263 @@
+"""A BVH file written as frames arrive, which a crash cannot ruin.
+
+* The header is written, flushed and fsynced when the file opens, with a fixed-width
+  ``Frames:`` field (``FRAMES_WIDTH`` digits, padded with trailing spaces).
+* Every motion line is written with one ``write`` and flushed to the OS at once, so killing the
+  process (SIGKILL included) loses no finished frame; at most once per ``sync_interval_s`` the
+  ``Frames:`` field is rewritten in place to the count so far and the file is fsynced, so an OS
+  crash or power loss loses at most the last second.
+* ``close()`` writes the final count: the file is valid without repair. After a kill the count
+  may lag the lines and the last line may be cut: ``vtuber.record.repair.repair_bvh`` fixes both.
+
+Frames are placed on a constant-rate timeline when ``write`` gets capture times ``t``: a frame
+lands on slot ``round((t - t0) * fps)``; skipped slots (dropped frames) are filled by slerp /
+lerp between their neighbours and a second frame for a slot already written is dropped, so the
+``Frame Time`` stays exact. Without ``t`` every call is the next frame.
+
+An optional sidecar CSV holds the blendshapes (``vtuber.encode.bvh.blendshape_csv_*``) with the
+same frame numbering.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Self
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from vtuber import geometry
+from vtuber.encode import bvh
+from vtuber.records import Rig
+from vtuber.retarget import skeleton
+
+FRAMES_WIDTH = 10
+"""Digits reserved for the frame count: up to 9,999,999,999 frames."""
+
+MAX_GAP_S = 5.0
+"""A jump in ``t`` longer than this is not filled (a paused source); the timeline restarts."""
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class BvhFileWriter:
+    """Stream a BVH (and optionally a blendshape CSV) to disk.
+
+    Args:
+        path: the ``.bvh`` to create (overwritten).
+        fps: the source's real frame rate; ``Frame Time`` is ``1 / fps``.
+        bones, offsets, rotation_order: passed to ``vtuber.encode.bvh.bvh_layout``; or give
+            ``layout`` directly.
+        blendshape_csv: path of the sidecar CSV, or None for none.
+        blendshape_names: the CSV's columns (default: ``sorted`` names of the first frame's
+            blendshapes).
+        sync_interval_s: fsync (and update ``Frames:``) at least this often while frames arrive.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        fps: float,
+        *,
+        bones: Iterable[str] | None = None,
+        offsets: Mapping[str, ArrayLike] | None = None,
+        rotation_order: str = bvh.DEFAULT_ROTATION_ORDER,
+        layout: bvh.BvhLayout | None = None,
+        blendshape_csv: str | os.PathLike[str] | None = None,
+        blendshape_names: Sequence[str] | None = None,
+        sync_interval_s: float = 1.0,
+    ) -> None:
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.frame_time = bvh.frame_time_from_fps(fps)
+        self.layout = layout or bvh.bvh_layout(bones, offsets, rotation_order=rotation_order)
+        self.sync_interval_s = float(sync_interval_s)
+        self._frames = 0
+        self._closed = False
+        self._prev_values: NDArray[np.float64] | None = None
+        # last written frame, for gap filling: (slot, rotations, root, blendshapes)
+        self._last: (
+            tuple[int, Mapping[str, ArrayLike], NDArray[np.float64], Mapping[str, float]] | None
+        ) = None
+        self._t0: float | None = None
+
+        header = bvh.bvh_header(
+            self.layout, frame_time=self.frame_time, frames=0, frames_width=FRAMES_WIDTH
+        )
+        data = header.encode("ascii")
+        self._frames_offset = data.index(b"\n" + bvh.FRAMES_PREFIX.encode("ascii")) + 1
+        self._file: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 - open until close()
+        self._file.write(data)
+
+        self._csv: IO[bytes] | None = None
+        self._csv_path = Path(blendshape_csv) if blendshape_csv is not None else None
+        self._csv_names: tuple[str, ...] | None = (
+            tuple(blendshape_names) if blendshape_names is not None else None
+        )
+        if self._csv_path is not None:
+            self._csv = open(self._csv_path, "wb")  # noqa: SIM115 - open until close()
+            if self._csv_names is not None:
+                self._csv.write(bvh.blendshape_csv_header(self._csv_names).encode("utf-8"))
+        self.sync()
+        _fsync_dir(self.path)
+        if self._csv_path is not None:
+            _fsync_dir(self._csv_path)
+
+    # -----------------------------------------------------------------------------------------
+
+    @property
+    def frames(self) -> int:
+        """Motion lines written so far."""
+        return self._frames
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def write(
+        self,
+        rotations: Mapping[str, ArrayLike],
+        root_position_m: ArrayLike | None = None,
+        *,
+        t: float | None = None,
+        blendshapes: Mapping[str, float] | None = None,
+    ) -> int:
+        """Append one source frame; returns how many motion lines it produced (0 when it fell on
+        a slot already written, more than 1 when it filled a gap).
+
+        Args:
+            rotations: bone -> local rotation (x, y, z, w) relative to the T-pose, internal frame.
+            root_position_m: Hips position in metres, internal frame (default: rest hip height).
+            t: capture time in seconds, for constant-rate resampling (None: next slot).
+            blendshapes: weights for the sidecar CSV.
+        """
+        if self._closed:
+            raise ValueError("write to a closed BvhFileWriter")
+        root = np.asarray(
+            skeleton.REST_OFFSETS[bvh.ROOT] if root_position_m is None else root_position_m,
+            dtype=np.float64,
+        ).reshape(3)
+        shapes = dict(blendshapes or {})
+        if t is None:
+            slot = 0 if self._last is None else self._last[0] + 1
+        else:
+            if self._t0 is None or (
+                self._last is not None and abs(t - self._t0 - self._last[0] / self.fps) > MAX_GAP_S
+            ):
+                # first frame, or a pause/clock jump: continue the timeline at the next slot
+                next_slot = 0 if self._last is None else self._last[0] + 1
+                self._t0 = float(t) - next_slot / self.fps
+            slot = round((float(t) - self._t0) * self.fps)
+        if self._last is not None and slot <= self._last[0]:
+            return 0
+        written = 0
+        if self._last is not None and slot > self._last[0] + 1:
+            s0, r0, p0, b0 = self._last
+            for s in range(s0 + 1, slot):
+                f = (s - s0) / (slot - s0)
+                rot = _slerp_maps(r0, rotations, f)
+                pos = (1.0 - f) * p0 + f * root
+                bs = {
+                    k: (1.0 - f) * float(b0.get(k, 0.0)) + f * float(shapes.get(k, 0.0))
+                    for k in set(b0) | set(shapes)
+                }
+                self._emit(rot, pos, bs)
+                written += 1
+        self._emit(rotations, root, shapes)
+        self._last = (slot, dict(rotations), root, shapes)
+        written += 1
+        self._maybe_sync()
+        return written
+
+    def write_rig(self, rig: Rig, root_position_m: ArrayLike | None = None) -> int:
+        """``write(rig.bones, root_position_m, t=rig.t, blendshapes=rig.blendshapes)``."""
+        return self.write(rig.bones, root_position_m, t=rig.t, blendshapes=rig.blendshapes)
+
+    def _emit(
+        self, rotations: Mapping[str, ArrayLike], root: ArrayLike, shapes: Mapping[str, float]
+    ) -> None:
+        values = bvh.bvh_motion_values(rotations, root, self.layout, self._prev_values)
+        self._prev_values = values
+        self._file.write(bvh.format_motion_values(values).encode("ascii"))
+        self._file.flush()
+        if self._csv is not None:
+            if self._csv_names is None:
+                self._csv_names = tuple(sorted(shapes))
+                self._csv.write(bvh.blendshape_csv_header(self._csv_names).encode("utf-8"))
+            row = bvh.blendshape_csv_row(self._frames, shapes, self._csv_names, self.frame_time)
+            self._csv.write(row.encode("utf-8"))
+            self._csv.flush()
+        self._frames += 1
+
+    def _maybe_sync(self) -> None:
+        if time.monotonic() - self._last_sync >= self.sync_interval_s:
+            self.sync()
+
+    def sync(self) -> None:
+        """Flush, rewrite ``Frames:`` to the count so far, fsync. Safe to call any time (e.g. from
+        a 1 Hz timer when frames stall)."""
+        self._file.flush()
+        line = bvh.bvh_frames_line(self._frames, FRAMES_WIDTH).encode("ascii")
+        os.pwrite(self._file.fileno(), line, self._frames_offset)
+        os.fsync(self._file.fileno())
+        if self._csv is not None:
+            self._csv.flush()
+            os.fsync(self._csv.fileno())
+        self._last_sync = time.monotonic()
+
+    def close(self) -> None:
+        """Write the final frame count and close: the file is a valid BVH. Idempotent."""
+        if self._closed:
+            return
+        try:
+            self.sync()
+        finally:
+            self._closed = True
+            self._file.close()
+            if self._csv is not None:
+                self._csv.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _slerp_maps(
+    a: Mapping[str, ArrayLike], b: Mapping[str, ArrayLike], f: float
+) -> dict[str, NDArray[np.float64]]:
+    out: dict[str, NDArray[np.float64]] = {}
+    for k in set(a) | set(b):
+        qa = a.get(k, geometry.IDENTITY)
+        qb = b.get(k, geometry.IDENTITY)
+        out[k] = geometry.slerp(qa, qb, f)
+    return out
+
+
+def write_bvh(
+    path: str | os.PathLike[str],
+    frames: Iterable[tuple[Mapping[str, ArrayLike], ArrayLike | None]],
+    fps: float,
+    **kwargs: object,
+) -> int:
+    """Write a whole clip: ``frames`` yields (rotations, root position in metres or None), one
+    per frame at ``fps``. Returns the frame count. ``kwargs`` go to ``BvhFileWriter``."""
+    with BvhFileWriter(path, fps, **kwargs) as w:  # type: ignore[arg-type]
+        for rotations, root in frames:
+            w.write(rotations, root)
+        return w.frames
