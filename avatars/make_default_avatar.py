@@ -96,8 +96,8 @@ MATERIALS: dict[str, dict] = {
     "blush": {"color": (1.0, 0.5, 0.5), "unlit": True},
 }
 
-HEAD_CENTRE = np.array([0.0, 1.53, 0.005])
-HEAD_RADII = np.array([0.1, 0.112, 0.105])
+HEAD_CENTRE = np.array([0.0, 1.535, 0.006])
+HEAD_RADII = np.array([0.108, 0.12, 0.112])
 EYE_Y = 1.52
 EYE_X = 0.032
 EYE_A, EYE_B = 0.0165, 0.021  # eye-white half width / half height
@@ -174,7 +174,9 @@ def ellipsoid(centre, radii, n_seg=32, n_ring=16):
         phi = -math.pi / 2 + math.pi * i / n_ring
         for s in range(n_seg):
             th = 2 * math.pi * s / n_seg
-            d = np.array([math.cos(phi) * math.sin(th), math.sin(phi), math.cos(phi) * math.cos(th)])
+            d = np.array(
+                [math.cos(phi) * math.sin(th), math.sin(phi), math.cos(phi) * math.cos(th)]
+            )
             verts.append(centre + radii * d)
     verts.append(centre + radii * np.array([0.0, 1.0, 0.0]))
     top = len(verts) - 1
@@ -192,7 +194,6 @@ def loft(points, radii, up=(0.0, 1.0, 0.0), n_seg=20, cap_rings=4):
     radii = np.asarray(radii, dtype=np.float64)
     up = np.asarray(up, dtype=np.float64)
     rings: list[np.ndarray] = []
-    centres: list[np.ndarray] = []
 
     def frame(i):
         t = points[min(i + 1, len(points) - 1)] - points[max(i - 1, 0)]
@@ -224,8 +225,9 @@ def loft(points, radii, up=(0.0, 1.0, 0.0), n_seg=20, cap_rings=4):
         rings.append(ring(c, side, u, radii[-1][0] * math.cos(phi), radii[-1][1] * math.cos(phi)))
     t0 = frame(0)[0]
     t1 = frame(len(points) - 1)[0]
-    verts = np.concatenate(rings + [
-        (points[0] - t0 * min(radii[0]))[None], (points[-1] + t1 * min(radii[-1]))[None]])
+    verts = np.concatenate(
+        rings + [(points[0] - t0 * min(radii[0]))[None], (points[-1] + t1 * min(radii[-1]))[None]]
+    )
     n_r = len(rings)
     tris = _ring_tris(n_r, n_seg)
     a, b = n_r * n_seg, n_r * n_seg + 1
@@ -267,7 +269,9 @@ def mirror_part(p: Part) -> Part:
     q.verts = p.verts * np.array([-1.0, 1.0, 1.0])
     q.tris = p.tris[:, ::-1].copy()
     inv = {i: b for b, i in JOINT_INDEX.items()}
-    swap = np.vectorize(lambda i: JOINT_INDEX[inv[i].replace("Left", "Right")] if inv[i].startswith("Left") else i)
+    swap = np.vectorize(
+        lambda i: JOINT_INDEX[inv[i].replace("Left", "Right")] if inv[i].startswith("Left") else i
+    )
     q.joints = swap(p.joints)
     q.weights = p.weights.copy()
     q.colors = p.colors
@@ -321,7 +325,7 @@ def body_parts() -> list[Part]:
     v, t = ellipsoid((0, nose_y, _head_surface_z(0, nose_y) - 0.004), (0.007, 0.008, 0.008), 12, 8)
     parts.append(Part("skin", v, orient_closed(v, t), "Head"))
     for sx in (1, -1):
-        v, t = ellipsoid((sx * 0.097, 1.515, 0.0), (0.012, 0.022, 0.014), 12, 8)
+        v, t = ellipsoid((sx * 0.106, 1.515, 0.0), (0.012, 0.022, 0.014), 12, 8)
         parts.append(Part("skin", v, orient_closed(v, t), "Head"))
 
     # Hair: a cap over the head with a jagged fringe, side locks and a back fall (rigid on Head)
@@ -338,8 +342,13 @@ def body_parts() -> list[Part]:
     t = orient_to(v, t, lambda c: c - hc)
     parts.append(Part("hair", v, t, "Head"))
     for sx in (1, -1):
-        pts = [(sx * 0.098, 1.58, 0.035), (sx * 0.104, 1.52, 0.045), (sx * 0.1, 1.45, 0.04), (sx * 0.092, 1.39, 0.035)]
-        rad = [(0.016, 0.012), (0.017, 0.011), (0.014, 0.009), (0.006, 0.005)]
+        pts = [
+            (sx * 0.104, 1.59, 0.04),
+            (sx * 0.112, 1.52, 0.05),
+            (sx * 0.107, 1.45, 0.045),
+            (sx * 0.098, 1.39, 0.04),
+        ]
+        rad = [(0.012, 0.009), (0.012, 0.008), (0.01, 0.007), (0.004, 0.004)]
         v, t = loft(pts, rad, up=(0, 0, 1), n_seg=12, cap_rings=2)
         parts.append(Part("hair", v, orient_closed(v, t), "Head"))
     pts = [(0, 1.57, -0.07), (0, 1.46, -0.095), (0, 1.36, -0.09), (0, 1.28, -0.07)]
@@ -349,23 +358,46 @@ def body_parts() -> list[Part]:
 
     # Neck
     y_n = [1.30, 1.36, 1.42, 1.47]
-    v, t = loft([(0, y, -0.005) for y in y_n], [(0.032, 0.032)] * 4, up=(0, 0, 1), n_seg=16, cap_rings=2)
-    parts.append(Part("skin", v, orient_closed(v, t),
-                      chain_weights(["UpperChest", "Neck", "Head"], 1, [0, W["Neck"][1], W["Head"][1]], 0.03)))
+    v, t = loft(
+        [(0, y, -0.005) for y in y_n], [(0.032, 0.032)] * 4, up=(0, 0, 1), n_seg=16, cap_rings=2
+    )
+    parts.append(
+        Part(
+            "skin",
+            v,
+            orient_closed(v, t),
+            chain_weights(["UpperChest", "Neck", "Head"], 1, [0, W["Neck"][1], W["Head"][1]], 0.03),
+        )
+    )
 
     # Torso (shirt) and pelvis (pants), skinned along y through Hips..UpperChest
     torso_bones = ["Hips", "Spine", "Chest", "UpperChest"]
     torso_stops = [0.0] + [float(W[b][1]) for b in torso_bones[1:]]
     torso_skin = chain_weights(torso_bones, 1, torso_stops, 0.04)
     ys = [0.94, 1.0, 1.07, 1.14, 1.21, 1.27, 1.32, 1.36, 1.385]
-    rs = [(0.118, 0.082), (0.108, 0.074), (0.1, 0.07), (0.104, 0.074), (0.112, 0.08), (0.116, 0.08),
-          (0.112, 0.074), (0.09, 0.062), (0.05, 0.04)]
+    rs = [
+        (0.12, 0.082),
+        (0.104, 0.072),
+        (0.092, 0.066),
+        (0.096, 0.07),
+        (0.106, 0.078),
+        (0.108, 0.078),
+        (0.104, 0.07),
+        (0.085, 0.06),
+        (0.05, 0.04),
+    ]
     v, t = loft([(0, y, 0) for y in ys], rs, up=(0, 0, 1), n_seg=28, cap_rings=1)
     parts.append(Part("shirt", v, orient_closed(v, t), torso_skin))
-    v, t = loft([(0, 1.33, 0.0), (0, 1.37, 0.0)], [(0.05, 0.046), (0.042, 0.04)], up=(0, 0, 1), n_seg=20, cap_rings=1)
+    v, t = loft(
+        [(0, 1.33, 0.0), (0, 1.37, 0.0)],
+        [(0.05, 0.046), (0.042, 0.04)],
+        up=(0, 0, 1),
+        n_seg=20,
+        cap_rings=1,
+    )
     parts.append(Part("collar", v, orient_closed(v, t), "UpperChest"))
     ys = [0.8, 0.86, 0.92, 0.98]
-    rs = [(0.1, 0.07), (0.122, 0.084), (0.124, 0.086), (0.12, 0.084)]
+    rs = [(0.1, 0.07), (0.128, 0.086), (0.13, 0.088), (0.122, 0.084)]
     v, t = loft([(0, y, 0) for y in ys], rs, up=(0, 0, 1), n_seg=28, cap_rings=2)
     parts.append(Part("pants", v, orient_closed(v, t), torso_skin))
 
@@ -374,14 +406,37 @@ def body_parts() -> list[Part]:
     sh, ua, la, hand = W["LeftShoulder"], W["LeftUpperArm"], W["LeftLowerArm"], W["LeftHand"]
     y0 = ua[1]
     xs = [0.05, 0.1, 0.2, la[0], 0.47, hand[0] - 0.015]
-    rs = [(0.036, 0.04), (0.038, 0.038), (0.033, 0.033), (0.029, 0.029), (0.028, 0.028), (0.026, 0.027)]
-    arm_skin = chain_weights(["UpperChest", "LeftShoulder", "LeftUpperArm", "LeftLowerArm"], 0,
-                             [0, float(sh[0]) + 0.02, float(ua[0]), float(la[0])], 0.03)
+    rs = [
+        (0.036, 0.04),
+        (0.038, 0.038),
+        (0.033, 0.033),
+        (0.029, 0.029),
+        (0.028, 0.028),
+        (0.026, 0.027),
+    ]
+    arm_skin = chain_weights(
+        ["UpperChest", "LeftShoulder", "LeftUpperArm", "LeftLowerArm"],
+        0,
+        [0, float(sh[0]) + 0.02, float(ua[0]), float(la[0])],
+        0.03,
+    )
     v, t = loft([(x, y0, 0) for x in xs], rs, up=(0, 1, 0), n_seg=18, cap_rings=2)
     left.append(Part("shirt", v, orient_closed(v, t), arm_skin))
-    v, t = loft([(hand[0] - 0.03, y0, 0), (hand[0] + 0.005, y0, 0)], [(0.02, 0.022), (0.019, 0.021)],
-                up=(0, 1, 0), n_seg=14, cap_rings=1)
-    left.append(Part("skin", v, orient_closed(v, t), chain_weights(["LeftLowerArm", "LeftHand"], 0, [0, float(hand[0])], 0.01)))
+    v, t = loft(
+        [(hand[0] - 0.03, y0, 0), (hand[0] + 0.005, y0, 0)],
+        [(0.02, 0.022), (0.019, 0.021)],
+        up=(0, 1, 0),
+        n_seg=14,
+        cap_rings=1,
+    )
+    left.append(
+        Part(
+            "skin",
+            v,
+            orient_closed(v, t),
+            chain_weights(["LeftLowerArm", "LeftHand"], 0, [0, float(hand[0])], 0.01),
+        )
+    )
     # palm
     v, t = ellipsoid(hand + np.array([0.045, -0.002, 0.0]), (0.05, 0.014, 0.038), 18, 10)
     left.append(Part("skin", v, orient_closed(v, t), "LeftHand"))
@@ -393,15 +448,29 @@ def body_parts() -> list[Part]:
             a = W[bone]
             b = W[chain[i + 1]] if i < 2 else a + finger_tip_offset(bone)
             r = radius[finger] * (1.0 - 0.1 * i)
-            v, t = loft([a, b], [(r, r * 0.9), (r * 0.95, r * 0.85)], up=(0, 1, 0), n_seg=10, cap_rings=2)
+            v, t = loft(
+                [a, b], [(r, r * 0.9), (r * 0.95, r * 0.85)], up=(0, 1, 0), n_seg=10, cap_rings=2
+            )
             left.append(Part("skin", v, orient_closed(v, t), bone))
     # legs
     ul, ll, foot = W["LeftUpperLeg"], W["LeftLowerLeg"], W["LeftFoot"]
-    ys = [0.92, ul[1] - 0.06, 0.66, ll[1], 0.36, 0.2, foot[1] + 0.02]
-    rs = [(0.066, 0.07), (0.066, 0.068), (0.055, 0.058), (0.047, 0.049), (0.045, 0.046), (0.036, 0.037), (0.033, 0.034)]
+    ys = [0.9, ul[1] - 0.07, 0.66, ll[1], 0.36, 0.2, foot[1] + 0.02]
+    rs = [
+        (0.058, 0.062),
+        (0.062, 0.066),
+        (0.055, 0.058),
+        (0.047, 0.049),
+        (0.045, 0.046),
+        (0.036, 0.037),
+        (0.033, 0.034),
+    ]
     # (Along -y: Hips above the hip joint, UpperLeg to the knee, LowerLeg to the ankle, Foot below.)
-    leg_skin = chain_weights(["Hips", "LeftUpperLeg", "LeftLowerLeg", "LeftFoot"], -2,
-                             [0, -(float(ul[1]) + 0.03), -float(ll[1]), -(float(foot[1]) + 0.01)], 0.035)
+    leg_skin = chain_weights(
+        ["Hips", "LeftUpperLeg", "LeftLowerLeg", "LeftFoot"],
+        -2,
+        [0, -(float(ul[1]) + 0.03), -float(ll[1]), -(float(foot[1]) + 0.01)],
+        0.035,
+    )
     v, t = loft([(ul[0], y, 0.0) for y in ys], rs, up=(0, 0, 1), n_seg=18, cap_rings=2)
     left.append(Part("pants", v, orient_closed(v, t), leg_skin))
     # shoe
@@ -484,10 +553,16 @@ def face_parts() -> list[Part]:
         def eye_shapes(d: Decal, is_iris: bool, cx=cx, blink=blink, sx=sx):
             xy = d.xy
             rel = xy - np.array([cx, EYE_Y])
-            closed = np.column_stack([xy[:, 0] + (0 if not is_iris else -rel[:, 0] * 0.3),
-                                      _eye_closed_y(cx, xy[:, 0], False) + rel[:, 1] * 0.05])
+            closed = np.column_stack(
+                [
+                    xy[:, 0] + (0 if not is_iris else -rel[:, 0] * 0.3),
+                    _eye_closed_y(cx, xy[:, 0], False) + rel[:, 1] * 0.05,
+                ]
+            )
             d.targets[blink] = closed
-            happy = np.column_stack([xy[:, 0], _eye_closed_y(cx, xy[:, 0], True) + rel[:, 1] * 0.05])
+            happy = np.column_stack(
+                [xy[:, 0], _eye_closed_y(cx, xy[:, 0], True) + rel[:, 1] * 0.05]
+            )
             d.targets["happy"] = happy
             d.targets["relaxed"] = np.column_stack([xy[:, 0], EYE_Y - 0.006 + rel[:, 1] * 0.5])
             d.targets["angry"] = np.column_stack([xy[:, 0], EYE_Y - 0.002 + rel[:, 1] * 0.8])
@@ -495,31 +570,59 @@ def face_parts() -> list[Part]:
             grow = 0.85 if is_iris else 1.15
             d.targets["surprised"] = np.array([cx, EYE_Y + 0.002]) + rel * grow
             if is_iris:
-                for name, dxy in (("lookUp", (0, 0.005)), ("lookDown", (0, -0.005)),
-                                  ("lookLeft", (0.006, 0)), ("lookRight", (-0.006, 0))):
+                for name, dxy in (
+                    ("lookUp", (0, 0.005)),
+                    ("lookDown", (0, -0.005)),
+                    ("lookLeft", (0.006, 0)),
+                    ("lookRight", (-0.006, 0)),
+                ):
                     d.targets[name] = xy + np.array(dxy)
 
         white = Decal("eye_white", disc * [EYE_A, EYE_B] + [cx, EYE_Y], disc_t, 0.0012, "Head")
         eye_shapes(white, False)
-        iris = Decal("iris", disc * [IRIS_A, IRIS_B] + [cx, EYE_Y - 0.002], disc_t, 0.0024, eye_bone)
+        iris = Decal(
+            "iris", disc * [IRIS_A, IRIS_B] + [cx, EYE_Y - 0.002], disc_t, 0.0024, eye_bone
+        )
         shade = (iris.xy[:, 1] - (EYE_Y - 0.002)) / IRIS_B  # -1 bottom .. 1 top
         bright = np.clip(0.55 - 0.45 * shade, 0.1, 1.0)[:, None]
-        iris.colors = np.clip(np.array([0.04, 0.2, 0.55]) + bright * np.array([0.1, 0.35, 0.45]), 0, 1)
+        iris.colors = np.clip(
+            np.array([0.04, 0.2, 0.55]) + bright * np.array([0.1, 0.35, 0.45]), 0, 1
+        )
         eye_shapes(iris, True)
-        pupil = Decal("pupil", disc * [0.0055, 0.0075] + [cx, EYE_Y - 0.002], disc_t, 0.0032, eye_bone)
+        pupil = Decal(
+            "pupil", disc * [0.0055, 0.0075] + [cx, EYE_Y - 0.002], disc_t, 0.0032, eye_bone
+        )
         eye_shapes(pupil, True)
-        hl = Decal("highlight", disc * [0.0034, 0.0040] + [cx - 0.0045, EYE_Y + 0.004], disc_t, 0.004, eye_bone)
+        hl = Decal(
+            "highlight",
+            disc * [0.0034, 0.0040] + [cx - 0.0045, EYE_Y + 0.004],
+            disc_t,
+            0.004,
+            eye_bone,
+        )
         eye_shapes(hl, True)
         # upper lash: an arc along the top of the eye, thicker at the outer corner
         th = np.radians(8 + 164 * strip[:, 0])
         outer = (np.cos(th) * sx > 0).astype(float)
         thick = 0.0022 + 0.0018 * outer * np.abs(np.cos(th))
         rr = 1.0 + (strip[:, 1] - 0.3) * thick / EYE_B
-        lash_xy = np.column_stack([cx + EYE_A * 1.02 * rr * np.cos(th), EYE_Y + EYE_B * rr * np.sin(th)])
+        lash_xy = np.column_stack(
+            [cx + EYE_A * 1.02 * rr * np.cos(th), EYE_Y + EYE_B * rr * np.sin(th)]
+        )
         lash = Decal("lash", lash_xy, strip_t, 0.0045, "Head")
         rel = lash_xy - np.array([cx, EYE_Y])
-        lash.targets[blink] = np.column_stack([lash_xy[:, 0], _eye_closed_y(cx, lash_xy[:, 0], False) + (rel[:, 1] - EYE_B * np.sin(th)) * 1.2])
-        lash.targets["happy"] = np.column_stack([lash_xy[:, 0], _eye_closed_y(cx, lash_xy[:, 0], True) + (rel[:, 1] - EYE_B * np.sin(th)) * 1.2])
+        lash.targets[blink] = np.column_stack(
+            [
+                lash_xy[:, 0],
+                _eye_closed_y(cx, lash_xy[:, 0], False) + (rel[:, 1] - EYE_B * np.sin(th)) * 1.2,
+            ]
+        )
+        lash.targets["happy"] = np.column_stack(
+            [
+                lash_xy[:, 0],
+                _eye_closed_y(cx, lash_xy[:, 0], True) + (rel[:, 1] - EYE_B * np.sin(th)) * 1.2,
+            ]
+        )
         lash.targets["relaxed"] = np.column_stack([lash_xy[:, 0], EYE_Y - 0.006 + rel[:, 1] * 0.5])
         lash.targets["angry"] = np.column_stack([lash_xy[:, 0], EYE_Y - 0.002 + rel[:, 1] * 0.8])
         lash.targets["sad"] = np.column_stack([lash_xy[:, 0], EYE_Y - 0.002 + rel[:, 1] * 0.88])
@@ -527,12 +630,21 @@ def face_parts() -> list[Part]:
         # brow: a short arc above the eye
         bx = cx + sx * (strip[:, 0] - 0.45) * 0.032
         inner = np.clip(1 - (np.abs(bx) - 0.016) / 0.032, 0, 1)  # 1 at the inner end
-        by = 1.556 + 0.004 * np.sin(np.pi * strip[:, 0]) + (strip[:, 1] - 0.5) * (0.0032 + 0.0012 * inner)
+        by = (
+            1.556
+            + 0.004 * np.sin(np.pi * strip[:, 0])
+            + (strip[:, 1] - 0.5) * (0.0032 + 0.0012 * inner)
+        )
         brow_xy = np.column_stack([bx, by])
         brow = Decal("brow", brow_xy, strip_t, 0.003, "Head")
-        for name, dy in (("angry", -0.008 * inner + 0.002 * (1 - inner)), ("sad", 0.006 * inner - 0.002 * (1 - inner)),
-                         ("surprised", 0.008 + 0 * inner), ("happy", 0.003 + 0 * inner), ("relaxed", -0.002 + 0 * inner),
-                         (blink, -0.002 + 0 * inner)):
+        for name, dy in (
+            ("angry", -0.008 * inner + 0.002 * (1 - inner)),
+            ("sad", 0.006 * inner - 0.002 * (1 - inner)),
+            ("surprised", 0.008 + 0 * inner),
+            ("happy", 0.003 + 0 * inner),
+            ("relaxed", -0.002 + 0 * inner),
+            (blink, -0.002 + 0 * inner),
+        ):
             brow.targets[name] = brow_xy + np.column_stack([np.zeros_like(dy), dy])
         # blush
         blush = Decal("blush", disc * [0.011, 0.0055] + [sx * 0.058, 1.49], disc_t, 0.0008, "Head")
@@ -577,8 +689,14 @@ class _Bin:
         self.views: list[dict] = []
         self.accessors: list[dict] = []
 
-    def add(self, array: np.ndarray, component: int, kind: str, target: int | None = None,
-            minmax: bool = False) -> int:
+    def add(
+        self,
+        array: np.ndarray,
+        component: int,
+        kind: str,
+        target: int | None = None,
+        minmax: bool = False,
+    ) -> int:
         raw = array.tobytes()
         while len(self.data) % 4:
             self.data.append(0)
@@ -587,7 +705,12 @@ class _Bin:
             view["target"] = target
         self.data += raw
         self.views.append(view)
-        acc = {"bufferView": len(self.views) - 1, "componentType": component, "count": int(array.shape[0]), "type": kind}
+        acc = {
+            "bufferView": len(self.views) - 1,
+            "componentType": component,
+            "count": int(array.shape[0]),
+            "type": kind,
+        }
         if minmax:
             acc["min"] = [float(v) for v in array.min(axis=0)]
             acc["max"] = [float(v) for v in array.max(axis=0)]
@@ -595,8 +718,15 @@ class _Bin:
         return len(self.accessors) - 1
 
     def zeros(self, count: int) -> int:
-        self.accessors.append({"componentType": 5126, "count": count, "type": "VEC3",
-                               "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0]})
+        self.accessors.append(
+            {
+                "componentType": 5126,
+                "count": count,
+                "type": "VEC3",
+                "min": [0.0, 0.0, 0.0],
+                "max": [0.0, 0.0, 0.0],
+            }
+        )
         return len(self.accessors) - 1
 
 
@@ -627,20 +757,40 @@ def _mesh(binbuf: _Bin, parts: list[Part], materials: list[str], with_targets: b
         t = np.concatenate(tris)
         attrs = {
             "POSITION": binbuf.add(v.astype(np.float32), FLOAT, "VEC3", ARRAY_BUFFER, minmax=True),
-            "NORMAL": binbuf.add(vertex_normals(v, t).astype(np.float32), FLOAT, "VEC3", ARRAY_BUFFER),
-            "JOINTS_0": binbuf.add(np.concatenate(joints).astype(np.uint16), USHORT, "VEC4", ARRAY_BUFFER),
-            "WEIGHTS_0": binbuf.add(np.concatenate(weights).astype(np.float32), FLOAT, "VEC4", ARRAY_BUFFER),
+            "NORMAL": binbuf.add(
+                vertex_normals(v, t).astype(np.float32), FLOAT, "VEC3", ARRAY_BUFFER
+            ),
+            "JOINTS_0": binbuf.add(
+                np.concatenate(joints).astype(np.uint16), USHORT, "VEC4", ARRAY_BUFFER
+            ),
+            "WEIGHTS_0": binbuf.add(
+                np.concatenate(weights).astype(np.float32), FLOAT, "VEC4", ARRAY_BUFFER
+            ),
         }
         if has_colors:
-            attrs["COLOR_0"] = binbuf.add(np.concatenate(colors).astype(np.float32), FLOAT, "VEC3", ARRAY_BUFFER)
-        prim = {"attributes": attrs, "indices": binbuf.add(t.reshape(-1).astype(np.uint32), UINT, "SCALAR", ELEMENT_ARRAY_BUFFER),
-                "material": materials.index(mat), "mode": 4}
+            attrs["COLOR_0"] = binbuf.add(
+                np.concatenate(colors).astype(np.float32), FLOAT, "VEC3", ARRAY_BUFFER
+            )
+        prim = {
+            "attributes": attrs,
+            "indices": binbuf.add(
+                t.reshape(-1).astype(np.uint32), UINT, "SCALAR", ELEMENT_ARRAY_BUFFER
+            ),
+            "material": materials.index(mat),
+            "mode": 4,
+        }
         if with_targets:
             prim["targets"] = []
             for n in TARGETS:
                 d = np.concatenate(morphs[n])
                 if np.any(d):
-                    prim["targets"].append({"POSITION": binbuf.add(d.astype(np.float32), FLOAT, "VEC3", ARRAY_BUFFER, minmax=True)})
+                    prim["targets"].append(
+                        {
+                            "POSITION": binbuf.add(
+                                d.astype(np.float32), FLOAT, "VEC3", ARRAY_BUFFER, minmax=True
+                            )
+                        }
+                    )
                 else:
                     prim["targets"].append({"POSITION": binbuf.zeros(len(d))})
         prims.append(prim)
@@ -662,11 +812,27 @@ def _build_cached() -> bytes:
     materials = list(MATERIALS)
     gltf_materials = []
     for name, m in MATERIALS.items():
-        mat = {"name": name, "pbrMetallicRoughness": {"baseColorFactor": [*m["color"], 1.0], "metallicFactor": 0.0,
-                                                      "roughnessFactor": 0.85 if name != "hair" else 0.6}}
+        mat = {
+            "name": name,
+            "pbrMetallicRoughness": {
+                "baseColorFactor": [*m["color"], 1.0],
+                "metallicFactor": 0.0,
+                "roughnessFactor": 0.85 if name != "hair" else 0.6,
+            },
+        }
         if m["unlit"]:
             mat["extensions"] = {"KHR_materials_unlit": {}}
-        if name in ("hair", "eye_white", "iris", "pupil", "highlight", "lash", "brow", "mouth", "blush"):
+        if name in (
+            "hair",
+            "eye_white",
+            "iris",
+            "pupil",
+            "highlight",
+            "lash",
+            "brow",
+            "mouth",
+            "blush",
+        ):
             mat["doubleSided"] = True
         gltf_materials.append(mat)
 
@@ -674,7 +840,9 @@ def _build_cached() -> bytes:
     nodes: list[dict] = [{"name": "Root", "children": []}]
     bone_node = {b: 1 + i for i, b in enumerate(BONES)}
     for b in BONES:
-        nodes.append({"name": b, "translation": [float(v) for v in REST_OFFSETS[b]], "children": []})
+        nodes.append(
+            {"name": b, "translation": [float(v) for v in REST_OFFSETS[b]], "children": []}
+        )
     for b in BONES:
         parent = PARENTS[b]
         (nodes[0] if parent is None else nodes[bone_node[parent]])["children"].append(bone_node[b])
@@ -687,10 +855,16 @@ def _build_cached() -> bytes:
         m = np.eye(4)
         m[:3, 3] = -W[b]
         ibm[i] = m.T  # column-major
-    skin = {"joints": [bone_node[b] for b in BONES], "skeleton": bone_node["Hips"],
-            "inverseBindMatrices": binbuf.add(ibm.reshape(len(BONES), 16), FLOAT, "MAT4")}
+    skin = {
+        "joints": [bone_node[b] for b in BONES],
+        "skeleton": bone_node["Hips"],
+        "inverseBindMatrices": binbuf.add(ibm.reshape(len(BONES), 16), FLOAT, "MAT4"),
+    }
 
-    meshes = [_mesh(binbuf, body_parts(), materials, False), _mesh(binbuf, face_parts(), materials, True)]
+    meshes = [
+        _mesh(binbuf, body_parts(), materials, False),
+        _mesh(binbuf, face_parts(), materials, True),
+    ]
     meshes[0]["name"], meshes[1]["name"] = "Body", "Face"
     body_node, face_node = len(nodes), len(nodes) + 1
     nodes.append({"name": "Body", "mesh": 0, "skin": 0})
@@ -698,7 +872,9 @@ def _build_cached() -> bytes:
     nodes[0]["children"] += [body_node, face_node]
 
     def binds(*names: str) -> dict:
-        return {"morphTargetBinds": [{"node": face_node, "index": _T[n], "weight": 1.0} for n in names]}
+        return {
+            "morphTargetBinds": [{"node": face_node, "index": _T[n], "weight": 1.0} for n in names]
+        }
 
     presets: dict[str, dict] = {}
     for name in EXPRESSIONS:
@@ -708,7 +884,14 @@ def _build_cached() -> bytes:
             e = {}
         else:
             e = binds(name)
-        e.update({"isBinary": False, "overrideBlink": "none", "overrideLookAt": "none", "overrideMouth": "none"})
+        e.update(
+            {
+                "isBinary": False,
+                "overrideBlink": "none",
+                "overrideLookAt": "none",
+                "overrideMouth": "none",
+            }
+        )
         presets[name] = e
 
     vrm = {
@@ -731,14 +914,23 @@ def _build_cached() -> bytes:
             "otherLicenseUrl": "https://creativecommons.org/publicdomain/zero/1.0/",
         },
         "humanoid": {"humanBones": {vrm1_bone_name(b): {"node": bone_node[b]} for b in BONES}},
-        "firstPerson": {"meshAnnotations": [{"node": body_node, "type": "auto"}, {"node": face_node, "type": "thirdPersonOnly"}]},
+        "firstPerson": {
+            "meshAnnotations": [
+                {"node": body_node, "type": "auto"},
+                {"node": face_node, "type": "thirdPersonOnly"},
+            ]
+        },
         "lookAt": {
             "type": "bone",
-            "offsetFromHeadBone": [0.0, float(W["LeftEye"][1] - W["Head"][1]), float(W["LeftEye"][2] - W["Head"][2])],
-            "rangeMapHorizontalInner": {"inputMaxValue": 90.0, "outputScale": 30.0},
-            "rangeMapHorizontalOuter": {"inputMaxValue": 90.0, "outputScale": 30.0},
-            "rangeMapVerticalDown": {"inputMaxValue": 90.0, "outputScale": 20.0},
-            "rangeMapVerticalUp": {"inputMaxValue": 90.0, "outputScale": 20.0},
+            "offsetFromHeadBone": [
+                0.0,
+                float(W["LeftEye"][1] - W["Head"][1]),
+                float(W["LeftEye"][2] - W["Head"][2]),
+            ],
+            "rangeMapHorizontalInner": {"inputMaxValue": 90.0, "outputScale": 20.0},
+            "rangeMapHorizontalOuter": {"inputMaxValue": 90.0, "outputScale": 20.0},
+            "rangeMapVerticalDown": {"inputMaxValue": 90.0, "outputScale": 15.0},
+            "rangeMapVerticalUp": {"inputMaxValue": 90.0, "outputScale": 15.0},
         },
         "expressions": {"preset": presets},
     }
@@ -764,8 +956,13 @@ def _build_cached() -> bytes:
     js += b" " * (-len(js) % 4)
     body = bytes(binbuf.data)
     total = 12 + 8 + len(js) + 8 + len(body)
-    return (struct.pack("<4sII", b"glTF", 2, total) + struct.pack("<I4s", len(js), b"JSON") + js
-            + struct.pack("<I4s", len(body), b"BIN\0") + body)
+    return (
+        struct.pack("<4sII", b"glTF", 2, total)
+        + struct.pack("<I4s", len(js), b"JSON")
+        + js
+        + struct.pack("<I4s", len(body), b"BIN\0")
+        + body
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

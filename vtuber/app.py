@@ -72,7 +72,28 @@ def build_senders(config: EngineConfig, stack: ExitStack, profile_name: str) -> 
         stack.callback(server.close)
         senders.append(server)
         logger.info("WebSocket stream on ws://%s:%d/", config.websocket.host, server.port)
+        if config.page.enabled:
+            start_page(config, stack, f"ws://{config.websocket.host}:{server.port}")
     return senders
+
+
+def start_page(config: EngineConfig, stack: ExitStack, ws_url: str) -> None:
+    """Serve the browser-source page, or say in one line why it is not available."""
+    from vtuber.errors import SenderError
+    from vtuber.web.server import PageServer
+
+    page = PageServer(
+        host=config.page.host, port=config.page.port, avatar_path=config.page.avatar or None, ws_url=ws_url
+    )
+    try:
+        page.start()
+    except SenderError as exc:
+        if config.page.avatar:  # the user asked for the page explicitly
+            raise
+        logger.warning("browser-source page not served: %s", exc)
+        return
+    stack.callback(page.close)
+    logger.info("OBS browser source: %s", page.url)
 
 
 def build_tracker(config: EngineConfig, models_dir_env: str | None) -> Tracker:

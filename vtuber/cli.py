@@ -15,7 +15,7 @@ import sys
 from typing import Any, Sequence
 
 from vtuber import __version__
-from vtuber.config import EngineConfig, build_config, load_config
+from vtuber.config import EngineConfig, build_config, load_config, parse_host_port
 from vtuber.errors import VTuberError
 
 logger = logging.getLogger("vtuber")
@@ -29,7 +29,8 @@ examples:
 
 receivers:
   VSeeFace / VNyan / Warudo / VMagicMirror: enable their VMC receiver on port 39539
-  (the default target); browser or Unity clients: ws://127.0.0.1:8765/ (docs/protocol.md).
+  (the default target); browser or Unity clients: ws://127.0.0.1:8765/ (docs/protocol.md);
+  OBS: add a Browser Source with http://127.0.0.1:8766/ (docs/browser_source.md).
 """
 
 
@@ -50,6 +51,9 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--no-vmc", action="store_true", help="do not send VMC")
     p.add_argument("--ws", metavar="HOST:PORT", help="WebSocket server address (default 127.0.0.1:8765)")
     p.add_argument("--no-ws", action="store_true", help="do not run the WebSocket server")
+    p.add_argument("--page", metavar="HOST:PORT", help="browser-source page address (default 127.0.0.1:8766)")
+    p.add_argument("--no-page", action="store_true", help="do not serve the browser-source page")
+    p.add_argument("--avatar", metavar="FILE.vrm", help="VRM model for the page (default: the built-in avatar)")
     p.add_argument("--mode", choices=("face", "face_hands", "upper_body"), help="what to track (default face)")
     p.add_argument("--face-backend", choices=("auto", "mesh", "tasks"), help="face tracker (default auto)")
     p.add_argument("--models-dir", metavar="DIR", help="folder with face_landmarker.task / hand_landmarker.task")
@@ -108,13 +112,18 @@ def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if args.no_vmc:
         put("vmc", "enabled", False)
     if args.ws:
-        from vtuber.config import parse_host_port
-
         host, port = parse_host_port(args.ws, "--ws")
         put("websocket", "host", host)
         put("websocket", "port", port)
     if args.no_ws:
         put("websocket", "enabled", False)
+    if args.page:
+        host, port = parse_host_port(args.page, "--page")
+        put("page", "host", host)
+        put("page", "port", port)
+    if args.no_page:
+        put("page", "enabled", False)
+    put("page", "avatar", args.avatar)
     put("run", "max_frames", args.frames)
     put("run", "duration_s", args.duration)
     if args.preview:

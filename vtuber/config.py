@@ -91,6 +91,16 @@ class WebSocketConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PageConfig:
+    enabled: bool = True
+    """Serve the OBS browser-source page (a VRM avatar driven by the WebSocket stream)."""
+    host: str = LOOPBACK
+    port: int = 8766
+    avatar: str = ""
+    """A .vrm file (VRM 0.x or 1.0) for the page; empty: the project's default avatar."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunConfig:
     max_frames: int = 0
     """Stop after this many frames (0: until the source ends or Ctrl-C)."""
@@ -119,6 +129,7 @@ class EngineConfig:
     avatar: AvatarConfig = field(default_factory=AvatarConfig)
     vmc: VmcConfig = field(default_factory=VmcConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    page: PageConfig = field(default_factory=PageConfig)
     run: RunConfig = field(default_factory=RunConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
 
@@ -139,8 +150,10 @@ def validate(config: EngineConfig, origin: str = "config") -> None:
         value = getattr(getattr(config, section), key)
         if value not in choices:
             raise ConfigError(f"{origin}: [{section}] {key} must be one of {', '.join(choices)}, got {value!r}")
-    if not 1 <= config.websocket.port <= 65535:
-        raise ConfigError(f"{origin}: [websocket] port must be 1-65535, got {config.websocket.port}")
+    for section in ("websocket", "page"):
+        port = getattr(config, section).port
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"{origin}: [{section}] port must be 1-65535, got {port}")
     for target in config.vmc.targets:
         parse_host_port(target, f"{origin}: [vmc] targets")
     if config.camera.horizontal_fov_deg <= 1 or config.camera.horizontal_fov_deg >= 179:

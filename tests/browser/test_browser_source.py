@@ -1,0 +1,156 @@
+"""The browser-source page in headless Chromium: it draws the default avatar over a transparent
+background, follows the head and blinks from the stream, reconnects, and reports its latency."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from tests.browser.support import FakeEngine, eye_mask, frame, iris_mask
+
+pytestmark = pytest.mark.browser
+
+VRM1_EXPRESSIONS = {
+    "aa", "ih", "ou", "ee", "oh", "blink", "blinkLeft", "blinkRight",
+    "happy", "angry", "sad", "relaxed", "surprised", "lookUp", "lookDown", "lookLeft", "lookRight",
+}  # fmt: skip
+
+
+def _vrm1_name(unity: str) -> str:
+    thumbs = {"Proximal": "Metacarpal", "Intermediate": "Proximal"}
+    if "Thumb" in unity:
+        for a, b in thumbs.items():
+            if unity.endswith(a):
+                unity = unity[: -len(a)] + b
+                break
+    return unity[0].lower() + unity[1:]
+
+
+def _connected_page(open_page, engine: FakeEngine, query: str = ""):
+    page = open_page(f"?ws={engine.url}{query}")
+    page.wait("window.__vtuber.avatarLoaded && window.__vtuber.connected")
+    return page
+
+
+def test_page_loads_without_console_errors_and_draws_the_avatar(open_page, engine):
+    page = _connected_page(open_page, engine)
+    engine.send(frame(1, 0.0))
+    page.wait_applied(1)
+    assert page.errors() == []
+    assert engine.paths and "coords=gltf" in engine.paths[0] and "names=profile" in engine.paths[0]
+    img = page.rgba()
+    alpha = img[..., 3]
+    drawn = (alpha > 0).mean()
+    # transparent background (the corners are empty) with the avatar drawn in the middle
+    assert alpha[0, 0] == alpha[0, -1] == alpha[-1, 0] == 0
+    assert 0.05 < drawn < 0.9, drawn
+    assert alpha[img.shape[0] // 3, img.shape[1] // 2] == 255
+
+
+@pytest.mark.parametrize("preset", ["head", "bust", "upper"])
+def test_framing_presets_show_the_face(open_page, engine, preset):
+    page = _connected_page(open_page, engine, f"&frame={preset}")
+    engine.send(frame(1, 0.0))
+    page.wait_applied(1)
+    img = page.rgba()
+    irises = iris_mask(img)
+    assert irises.sum() > 4, f"no iris pixels with frame={preset}"
+    # the eyes are in the upper half of the picture
+    assert np.nonzero(irises)[0].mean() < img.shape[0] * 0.5
+
+
+def test_head_yaw_turns_the_rendered_head_the_same_way(open_page, engine):
+    page = _connected_page(open_page, engine, "&frame=head")
+    centroids = {}
+    for i, yaw in enumerate((30.0, -30.0, 0.0), start=1):
+        engine.send(frame(i, i * 0.033, yaw=yaw))
+        page.wait_applied(i)
+        mask = eye_mask(page.rgba())
+        assert mask.sum() > 20
+        centroids[yaw] = np.nonzero(mask)[1].mean()
+    # +yaw turns the face toward the avatar's own left (+X), the viewer's screen right
+    width = page.page.viewport_size["width"]
+    assert centroids[30.0] > centroids[0.0] + 0.03 * width, centroids
+    assert centroids[-30.0] < centroids[0.0] - 0.03 * width, centroids
+
+
+def test_blink_closes_the_eyes(open_page, engine):
+    page = _connected_page(open_page, engine, "&frame=head")
+    engine.send(frame(1, 0.0))
+    page.wait_applied(1)
+    img = page.rgba()
+    open_eyes = eye_mask(img).sum()
+    open_iris = iris_mask(img)
+    engine.send(frame(2, 0.033, blendshapes={"blink": 1.0}))
+    page.wait_applied(2)
+    closed = eye_mask(page.rgba()).sum()
+    assert open_eyes > 200
+    assert closed < 0.2 * open_eyes, (open_eyes, closed)
+
+    # blinkLeft closes only the avatar's left eye, which the viewer sees on the right
+    engine.send(frame(3, 0.066, blendshapes={"blinkLeft": 1.0}))
+    page.wait_applied(3)
+    wink = iris_mask(page.rgba())
+    half = wink.shape[1] // 2
+    assert wink[:, half:].sum() < 0.2 * open_iris[:, half:].sum()
+    assert wink[:, :half].sum() > 0.7 * open_iris[:, :half].sum()
+
+
+def test_page_resumes_after_the_engine_restarts(open_page, engine):
+    page = _connected_page(open_page, engine)
+    engine.send(frame(1, 0.0))
+    page.wait_applied(1)
+    engine.stop()
+    page.wait("!window.__vtuber.connected", 10000)
+    time.sleep(1.0)  # the page keeps retrying while the engine is away
+    engine.start()
+    page.wait("window.__vtuber.connected && window.__vtuber.connects >= 2", 15000)
+    engine.send(frame(500, 10.0, yaw=20.0))
+    page.wait_applied(500)
+    assert page.state("lastIndex") == 500
+
+
+def test_default_avatar_has_every_bone_and_expression_the_engine_sends(open_page, engine):
+    from vtuber.retarget.skeleton import BONES
+
+    page = _connected_page(open_page, engine)
+    st = page.state()
+    assert st["metaVersion"] == "1"
+    missing_bones = {_vrm1_name(b) for b in BONES} - set(st["humanoidBones"])
+    assert not missing_bones
+    assert len(st["humanoidBones"]) == 55
+    assert VRM1_EXPRESSIONS <= set(st["expressions"])
+
+
+def test_invalid_avatar_shows_a_clear_message(open_page):
+    page = open_page("?ws=ws://127.0.0.1:8&avatar=config.json")
+    page.wait("window.__vtuber.avatarError !== null")
+    text = page.page.inner_text("#message")
+    assert "not" in text and "VRM" in text and "config.json" in text
+    assert page.page.is_visible("#message")
+    assert any("VRM" in e for e in page.errors())
+
+
+def test_latency_from_message_to_rendered_frame(open_page, engine):
+    page = _connected_page(open_page, engine, "&overlay=1")
+    page.page.evaluate("window.__vtuber.latency.length = 0")
+
+    def make(i: int, t: float):
+        return frame(
+            i, t, yaw=20.0 * np.sin(t * 3.0), blendshapes={"aa": 0.5 + 0.5 * np.sin(t * 5.0)}
+        )
+
+    engine.stream(make, fps=30, seconds=5.0, start_index=1)
+    page.page.wait_for_timeout(200)
+    samples = np.array(page.state("latency"))
+    st = page.state()
+    p50, p95 = np.percentile(samples, [50, 95])
+    print(
+        f"\nbrowser-source latency (message sent -> rendered frame), {len(samples)} frames, "
+        f"page {st['fps']:.0f} fps: p50 {p50:.1f} ms, p95 {p95:.1f} ms"
+    )
+    assert len(samples) > 50
+    assert 0 <= p50 < 250, p50
+    assert "latency" in page.page.inner_text("#overlay")

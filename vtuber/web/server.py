@@ -1,0 +1,233 @@
+"""A small static HTTP server for the browser-source page (OBS Browser Source).
+
+Routes:
+
+* ``/`` and ``/assets/...``: the built page from ``vtuber/web/dist`` (``npm run build`` in ``web/``);
+* ``/avatar.vrm``: the user's VRM (``--avatar PATH.vrm``) or the project's default avatar, which is
+  generated in memory at start by ``avatars/make_default_avatar.py`` (or read from
+  ``dist/avatars/default.vrm`` when a packager put it there);
+* ``/config.json``: ``{"ws_url": ...}``, the engine's WebSocket address for the page.
+
+It runs in one daemon thread (``ThreadingHTTPServer``); ``start()`` raises ``SenderError`` when the
+address is in use or the page is not built, and ``ConfigError`` when the avatar is not a valid VRM.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import mimetypes
+import struct
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Self
+from urllib.parse import unquote, urlsplit
+
+from vtuber.errors import ConfigError, SenderError
+
+DIST_DIR = Path(__file__).resolve().parent / "dist"
+"""Where ``npm run build`` (in ``web/``) puts the page."""
+
+_REPO_GENERATOR = Path(__file__).resolve().parents[2] / "avatars" / "make_default_avatar.py"
+SETUP_HINT = "run the setup command: cd web && npm ci && npm run build"
+
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".vrm": "model/gltf-binary",
+    ".glb": "model/gltf-binary",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".map": "application/json",
+}
+
+
+def validate_vrm(path: str | Path) -> bytes:
+    """Read ``path`` and check that it is a VRM (glTF 2.0 binary with ``VRMC_vrm`` or ``VRM``).
+
+    Returns the file's bytes; raises ``ConfigError`` with one line naming the file otherwise.
+    """
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"--avatar {p}: cannot read the file ({exc.strerror or exc})") from None
+    reason = _vrm_problem(data)
+    if reason:
+        raise ConfigError(
+            f"--avatar {p}: not a valid VRM file ({reason}); export a VRM 0.x or 1.0 model, e.g. from VRoid Studio"
+        )
+    return data
+
+
+def _vrm_problem(data: bytes) -> str | None:
+    if len(data) < 20 or data[:4] != b"glTF":
+        return "no glTF binary header"
+    version, length = struct.unpack_from("<II", data, 4)
+    if version != 2:
+        return f"glTF binary version {version}, expected 2"
+    if length > len(data):
+        return "the file is truncated"
+    chunk_len, chunk_type = struct.unpack_from("<I4s", data, 12)
+    if chunk_type != b"JSON" or 20 + chunk_len > len(data):
+        return "no JSON chunk"
+    try:
+        doc = json.loads(data[20 : 20 + chunk_len].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return "the JSON chunk does not parse"
+    extensions = doc.get("extensions") or {}
+    if "VRMC_vrm" not in extensions and "VRM" not in extensions:
+        return "a plain glTF model without the VRMC_vrm (VRM 1.0) or VRM (0.x) extension"
+    return None
+
+
+def default_avatar_bytes(dist_dir: Path = DIST_DIR) -> bytes:
+    """The default avatar: a pre-generated ``dist/avatars/default.vrm`` or, usually, generated
+    now by ``avatars/make_default_avatar.py`` (cached for the process)."""
+    pre = dist_dir / "avatars" / "default.vrm"
+    if pre.is_file():
+        return pre.read_bytes()
+    if not _REPO_GENERATOR.is_file():
+        raise SenderError(
+            f"the default avatar generator {_REPO_GENERATOR} is missing; pass --avatar PATH.vrm"
+        )
+    spec = importlib.util.spec_from_file_location("vtuber_make_default_avatar", _REPO_GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_default_avatar()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet: the engine logs what matters
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    def _serve(self, head: bool) -> None:
+        page: PageServer = self.server.page
+        path = unquote(urlsplit(self.path).path)
+        if path in ("/", "/index.html"):
+            body, ctype = page._file("index.html")
+        elif path == "/avatar.vrm":
+            body, ctype = page.avatar_bytes, _TYPES[".vrm"]
+        elif path == "/config.json":
+            body, ctype = json.dumps({"ws_url": page.ws_url}).encode(), _TYPES[".json"]
+        else:
+            body, ctype = page._file(path.lstrip("/"))
+        if body is None:
+            self.send_response(HTTPStatus.NOT_FOUND)
+            body, ctype = b"not found\n", _TYPES[".txt"]
+        else:
+            self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.end_headers()
+        if not head:
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    page: PageServer
+
+
+class PageServer:
+    """Serve the browser-source page and the avatar from a daemon thread.
+
+    Args:
+        host, port: where to listen (port 0 picks a free port; see ``port`` after ``start``).
+        avatar_path: the user's ``.vrm``; None serves the default avatar.
+        ws_url: the engine's WebSocket address handed to the page through ``/config.json``.
+        dist_dir: the built page (default ``vtuber/web/dist``).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8766,
+        avatar_path: str | Path | None = None,
+        ws_url: str = "ws://127.0.0.1:8765",
+        dist_dir: str | Path | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.avatar_path = None if avatar_path is None else Path(avatar_path)
+        self.ws_url = ws_url
+        self.dist_dir = Path(dist_dir) if dist_dir is not None else DIST_DIR
+        self.avatar_bytes = b""
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}/"
+
+    def start(self) -> Self:
+        if not (self.dist_dir / "index.html").is_file():
+            raise SenderError(
+                f"the browser-source page is not built ({self.dist_dir} has no index.html): {SETUP_HINT}"
+            )
+        if self.avatar_path is not None:
+            self.avatar_bytes = validate_vrm(self.avatar_path)
+        else:
+            self.avatar_bytes = default_avatar_bytes(self.dist_dir)
+        try:
+            httpd = _HTTPServer((self.host, self.port), _Handler)
+        except OSError as exc:
+            raise SenderError(
+                f"page server cannot listen on {self.host}:{self.port} ({exc.strerror or exc}); "
+                "choose another page port or stop the program using it"
+            ) from None
+        httpd.page = self
+        self.port = int(httpd.server_address[1])
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, name="vtuber-page", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _file(self, rel: str) -> tuple[bytes | None, str]:
+        root = self.dist_dir.resolve()
+        target = (root / rel).resolve()
+        if root not in target.parents or not target.is_file():
+            return None, _TYPES[".txt"]
+        suffix = target.suffix.lower()
+        ctype = (
+            _TYPES.get(suffix) or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        )
+        return target.read_bytes(), ctype
