@@ -67,7 +67,13 @@ def build_senders(config: EngineConfig, stack: ExitStack, profile_name: str) -> 
     if config.websocket.enabled:
         from vtuber.send.websocket import WebSocketServer
 
-        server = WebSocketServer(host=config.websocket.host, port=config.websocket.port, avatar_profile=profile_name)
+        server = WebSocketServer(
+            host=config.websocket.host,
+            port=config.websocket.port,
+            avatar_profile=profile_name,
+            token=config.websocket.token or None,
+            allowed_origins=config.websocket.allowed_origins,
+        )
         server.start()
         stack.callback(server.close)
         senders.append(server)

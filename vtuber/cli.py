@@ -51,6 +51,7 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--no-vmc", action="store_true", help="do not send VMC")
     p.add_argument("--ws", metavar="HOST:PORT", help="WebSocket server address (default 127.0.0.1:8765)")
     p.add_argument("--no-ws", action="store_true", help="do not run the WebSocket server")
+    p.add_argument("--ws-token", metavar="TOKEN", help="access token WebSocket clients must send (?token=)")
     p.add_argument("--page", metavar="HOST:PORT", help="browser-source page address (default 127.0.0.1:8766)")
     p.add_argument("--no-page", action="store_true", help="do not serve the browser-source page")
     p.add_argument("--avatar", metavar="FILE.vrm", help="VRM model for the page (default: the built-in avatar)")
@@ -71,7 +72,7 @@ def _run_parser(sub: Any) -> None:
     p.set_defaults(handler=cmd_run)
 
 
-COMMAND_MODULES: tuple[str, ...] = ("record",)
+COMMAND_MODULES: tuple[str, ...] = ("record", "listen", "bench")
 """Modules under vtuber.commands whose ``register(sub)`` adds a sub-command."""
 
 
@@ -117,6 +118,7 @@ def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         put("websocket", "port", port)
     if args.no_ws:
         put("websocket", "enabled", False)
+    put("websocket", "token", args.ws_token)
     if args.page:
         host, port = parse_host_port(args.page, "--page")
         put("page", "host", host)

@@ -86,8 +86,12 @@ class VmcConfig:
 class WebSocketConfig:
     enabled: bool = True
     host: str = LOOPBACK
-    """Bind address; anything but loopback exposes the stream to the network."""
+    """Bind address; anything but loopback needs ``token``."""
     port: int = 8765
+    token: str = ""
+    """Access token clients must send (``?token=``); required to bind a non-loopback address."""
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins allowed besides pages served from loopback."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

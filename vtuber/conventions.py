@@ -286,3 +286,17 @@ def turn_around_y(q: ArrayLike, p: ArrayLike) -> tuple[F64, F64]:
 
 def _clamp(value: float, limit: float) -> float:
     return float(min(limit, max(-limit, value)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Eye gaze -> eye bone rotation
+# ---------------------------------------------------------------------------------------------
+
+
+def eye_rotation_from_gaze(yaw: float, pitch: float) -> F64:
+    """An eye bone's local rotation (internal frame, relative to the Head, whose rest looks along
+    +Z) for a gaze of ``yaw`` / ``pitch`` radians in the head's convention: positive yaw turns the
+    line of sight from +Z toward +X (the subject's left), positive pitch (about +X) toward -Y
+    (looking down). ``R = Ry(yaw) Rx(pitch)``, so the line of sight is
+    ``(sin(yaw) cos(pitch), -sin(pitch), cos(yaw) cos(pitch))``."""
+    return geometry.from_yaw_pitch_roll(yaw, pitch, 0.0)

@@ -15,13 +15,24 @@ Backpressure, in three layers, so the engine never waits for a client:
 
 Inbound: text messages that parse as JSON are ignored (reserved for later schemas); a message
 above ``max_message_bytes`` closes that connection with 1009 (``websockets`` ``max_size``),
-non-JSON text or a binary message with 1008. Bad query parameters close with 1008.
+non-JSON text or a binary message with 1008, more than ``max_messages_per_s`` messages a
+second (a flood) with 1008. Bad query parameters close with 1008.
+
+Network surface: the server binds 127.0.0.1 unless told otherwise, and refuses to bind any other
+address without an access ``token``; with a token, clients must send ``?token=...`` (or an
+``Authorization: Bearer ...`` header) or the handshake is refused with HTTP 401. Browsers always
+send an ``Origin`` header: only pages served from loopback (``http://127.0.0.1:*``,
+``http://localhost:*``) and the ``allowed_origins`` given are accepted (HTTP 403 otherwise), so a
+web page on the internet cannot read or drive the stream through the user's browser. Clients
+that send no Origin (OBS plugins, Unity, scripts) are not browsers and pass this check.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import hmac
+import ipaddress
 import importlib.metadata
 import json
 import logging
@@ -30,9 +41,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
@@ -57,6 +70,9 @@ MAX_MESSAGE_BYTES = 64 * 1024
 """Largest inbound message accepted; clients have nothing big to say in schema 1."""
 STALL_TIMEOUT_S = 5.0
 """A client whose socket stays full this long is dropped: it is gone or hopelessly behind."""
+MAX_MESSAGES_PER_S = 50.0
+"""Inbound messages a client may send per second (burst of the same size); schema 1 clients
+send almost nothing, so more is a flood and closes that client only."""
 _CLOSE_TIMEOUT_S = 2.0  # closing handshake wait on shutdown; stalled peers are aborted after it
 
 
@@ -90,6 +106,13 @@ class WebSocketServer:
         stall_timeout_s: drop a client whose send has waited this long on a full buffer.
         max_message_bytes: inbound message limit; larger closes the connection with 1009.
         version: engine version announced in ``hello`` (default: the installed package's).
+        token: access token clients must present; required to bind a non-loopback address.
+        allowed_origins: browser origins accepted besides loopback pages
+            (e.g. ``"https://my-overlay.example"``).
+        max_messages_per_s: inbound message rate above which a client is closed (1008).
+
+    Raises:
+        SenderError: a non-loopback ``host`` without a ``token`` (one line naming the fix).
     """
 
     def __init__(
@@ -102,7 +125,18 @@ class WebSocketServer:
         stall_timeout_s: float = STALL_TIMEOUT_S,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         version: str | None = None,
+        token: str | None = None,
+        allowed_origins: Sequence[str] = (),
+        max_messages_per_s: float = MAX_MESSAGES_PER_S,
     ) -> None:
+        if not is_loopback(host) and not token:
+            raise SenderError(
+                f"refusing to serve the WebSocket stream on {host}: other machines could read it; "
+                "set an access token ([websocket] token = \"...\") or bind 127.0.0.1"
+            )
+        self._token = token or None
+        self._allowed_origins = frozenset(o.rstrip("/") for o in allowed_origins)
+        self._max_messages_per_s = max_messages_per_s
         self._host = host
         self._port = port
         self._avatar_profile = avatar_profile
@@ -233,6 +267,7 @@ class WebSocketServer:
                 self._port,
                 max_size=self._max_message_bytes,
                 compression=None,  # per-client deflate would re-compress each frame per client
+                process_request=self._check_request,
                 close_timeout=_CLOSE_TIMEOUT_S,
             )
         except OSError as exc:
@@ -321,9 +356,36 @@ class WebSocketServer:
                 "WebSocket client %s disconnected (%s)", conn.remote_address, conn.close_code
             )
 
+    def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        """Refuse foreign browser origins (403) and missing or wrong tokens (401) at the handshake."""
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._origin_allowed(origin):
+            logger.warning("refused WebSocket client %s: foreign Origin %s", conn.remote_address, origin)
+            return conn.respond(HTTPStatus.FORBIDDEN, f"Origin {origin} is not allowed\n")
+        if self._token is not None and not _token_matches(request, self._token):
+            logger.warning("refused WebSocket client %s: missing or wrong token", conn.remote_address)
+            return conn.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+        return None
+
+    def _origin_allowed(self, origin: str) -> bool:
+        origin = origin.rstrip("/")
+        if origin in self._allowed_origins:
+            return True
+        parts = urlsplit(origin)
+        return parts.scheme in ("http", "https") and is_loopback(parts.hostname or "")
+
     async def _read_loop(self, conn: ServerConnection) -> None:
+        budget = self._max_messages_per_s  # token bucket: refills at the allowed rate
+        last = time.monotonic()
         try:
             async for message in conn:
+                now = time.monotonic()
+                budget = min(self._max_messages_per_s, budget + (now - last) * self._max_messages_per_s) - 1.0
+                last = now
+                if budget < 0:
+                    logger.warning("WebSocket client %s floods messages; closing", conn.remote_address)
+                    await conn.close(CloseCode.POLICY_VIOLATION, "too many messages")
+                    return
                 if isinstance(message, bytes) or not _is_json(message):
                     logger.warning(
                         "WebSocket client %s sent a non-JSON message; closing", conn.remote_address
@@ -375,6 +437,24 @@ def parse_variant(path: str) -> tuple[Coords, Names]:
     if names not in NAMES:
         raise ValueError(f"names must be one of {', '.join(NAMES)}")
     return coords, names  # type: ignore[return-value]
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _token_matches(request: Request, token: str) -> bool:
+    supplied = parse_qs(urlsplit(request.path).query).get("token", [""])[-1]
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        supplied = supplied or auth[len("Bearer ") :]
+    return hmac.compare_digest(supplied.encode(), token.encode())
 
 
 def _is_json(text: str) -> bool:

@@ -63,3 +63,12 @@ def solve_blinks(
         "eyeBlinkLeft": blink_weight(eye_openness_ratio(points, "left"), left),
         "eyeBlinkRight": blink_weight(eye_openness_ratio(points, "right"), right),
     }
+
+
+WIDE_FRACTION = 0.3  # eyeWide = 1 when the lids open 30 % beyond the neutral open ratio
+
+
+def wide_weight(ratio: float, eye_range: EyeRange) -> float:
+    """ARKit eyeWide in [0, 1]: how far the lids open beyond the (neutral) open ratio."""
+    value = (ratio - eye_range.open_ratio) / (WIDE_FRACTION * eye_range.open_ratio)
+    return float(min(1.0, max(0.0, value)))

@@ -46,3 +46,79 @@ def solve_mouth(face: FaceLandmarks, image_size: tuple[int, int], mouth_range: M
     value = (ratio - mouth_range.closed_ratio) / (mouth_range.open_ratio - mouth_range.closed_ratio)
     weight = float(min(1.0, max(0.0, value)))
     return {"jawOpen": weight, "aa": weight}
+
+
+# ---------------------------------------------------------------------------------------------
+# Mouth shapes beyond jawOpen, on features in the canonical face frame (vtuber.solve.arkit)
+# ---------------------------------------------------------------------------------------------
+
+CORNER_UP_CM = 0.45  # a broad smile lifts the corners ~0.5 cm relative to the lip centre
+CORNER_DOWN_CM = 0.3
+CORNER_OUT_CM = 0.45
+CORNER_BACK_CM = 0.4
+MOUTH_NARROW_CM = 1.2  # a pucker narrows the mouth ~25 % (about 1.2 cm of 4.9)
+LIP_FORWARD_CM = 0.5
+MOUTH_SHIFT_CM = 0.6
+JAW_SHIFT_CM = 0.6
+JAW_FORWARD_CM = 0.4
+LIP_ROLL_CM = 0.35
+LIP_RAISE_CM = 0.35
+LOWER_LIP_DROP_CM = 0.8
+LIP_GAP_OPEN_CM = 2.4  # inner-lip gap of a wide "aa" on the canonical face's scale
+
+
+def _unit(x: float) -> float:
+    return 0.0 if x <= 0.0 else (1.0 if x >= 1.0 else x)
+
+
+def mouth_open_weight(features: dict[str, float] | object, neutral: dict[str, float] | object) -> float:
+    """jawOpen from the inner-lip gap in the canonical frame (cm), relative to the neutral gap."""
+    f, n = features, neutral
+    return _unit((f["lip_gap"] - n["lip_gap"]) / (LIP_GAP_OPEN_CM - n["lip_gap"]))  # type: ignore[index]
+
+
+def mouth_width_change(features: object, neutral: object) -> float:
+    """Relative mouth width change (+ wider, - narrower) against the neutral width."""
+    return (features["mouth_width"] - neutral["mouth_width"]) / neutral["mouth_width"]  # type: ignore[index]
+
+
+def solve_mouth_shapes(features: object, neutral: object, open_weight: float) -> dict[str, float]:
+    """Smile/frown/stretch/dimple per side, pucker, funnel, left/right, jaw sideways/forward,
+    rolls, press, shrugs, upper-up/lower-down and close, in [0, 1]."""
+    f, n = features, neutral  # mappings of face_features
+    out: dict[str, float] = {}
+    for side, s in (("Left", "L"), ("Right", "R")):
+        up = f[f"corner_y_{s}"] - n[f"corner_y_{s}"]  # type: ignore[index]
+        out_x = f[f"corner_x_{s}"] - n[f"corner_x_{s}"]  # type: ignore[index]
+        back = n[f"corner_z_{s}"] - f[f"corner_z_{s}"]  # type: ignore[index]
+        smile = _unit(up / CORNER_UP_CM)
+        out[f"mouthSmile{side}"] = smile
+        out[f"mouthFrown{side}"] = _unit(-up / CORNER_DOWN_CM)
+        out[f"mouthStretch{side}"] = _unit(out_x / CORNER_OUT_CM - 0.5 * smile)
+        out[f"mouthDimple{side}"] = _unit(back / CORNER_BACK_CM - 0.5 * smile)
+        out[f"mouthUpperUp{side}"] = _unit((f[f"upper_lip_{s}"] - n[f"upper_lip_{s}"]) / LIP_RAISE_CM)  # type: ignore[index]
+        out[f"mouthLowerDown{side}"] = _unit((n[f"lower_lip_{s}"] - f[f"lower_lip_{s}"]) / LOWER_LIP_DROP_CM)  # type: ignore[index]
+    narrow = (n["mouth_width"] - f["mouth_width"]) / MOUTH_NARROW_CM  # type: ignore[index]
+    forward = (f["lip_z"] - n["lip_z"]) / LIP_FORWARD_CM  # type: ignore[index]
+    pucker = _unit(0.6 * narrow + 0.4 * forward)
+    out["mouthPucker"] = _unit(pucker * (1.0 - 0.7 * open_weight))
+    out["mouthFunnel"] = _unit(pucker * min(1.0, 3.0 * open_weight))
+    shift = (f["mouth_x"] - n["mouth_x"]) / MOUTH_SHIFT_CM  # type: ignore[index]
+    out["mouthLeft"] = _unit(shift)
+    out["mouthRight"] = _unit(-shift)
+    jaw = (f["chin_x"] - n["chin_x"]) / JAW_SHIFT_CM  # type: ignore[index]
+    out["jawLeft"] = _unit(jaw)
+    out["jawRight"] = _unit(-jaw)
+    out["jawForward"] = _unit((f["chin_z"] - n["chin_z"]) / JAW_FORWARD_CM)  # type: ignore[index]
+    roll_u = _unit((n["upper_lip_thickness"] - f["upper_lip_thickness"]) / LIP_ROLL_CM)  # type: ignore[index]
+    roll_l = _unit((n["lower_lip_thickness"] - f["lower_lip_thickness"]) / LIP_ROLL_CM)  # type: ignore[index]
+    closed = 1.0 - min(1.0, 4.0 * open_weight)
+    out["mouthRollUpper"] = roll_u
+    out["mouthRollLower"] = roll_l
+    out["mouthPressLeft"] = out["mouthPressRight"] = _unit(0.5 * (roll_u + roll_l) * closed)
+    shrug = _unit((f["lower_lip_y"] - n["lower_lip_y"]) / LIP_RAISE_CM) * closed  # type: ignore[index]
+    out["mouthShrugLower"] = shrug
+    out["mouthShrugUpper"] = _unit(0.5 * shrug)
+    chin_drop = _unit((n["chin_y"] - f["chin_y"]) / 2.5)  # type: ignore[index]
+    out["mouthClose"] = _unit(chin_drop - open_weight)
+    return out

@@ -1,43 +1,131 @@
 """``solve_rig``: Landmarks -> Rig, the solvers in one call (pure).
 
-Face: head pose by PnP (``head``), per-eye blink (``eyes``), mouth (``mouth``). When the tracker
-delivered MediaPipe's 52 blendshapes (Tasks FaceLandmarker) they are the base and the geometric
-solvers fill the channels they lack. The head rotation is shared between the Neck and Head bones
-(``NECK_SHARE``) the way a real neck turns, so avatars do not pivot at the skull only.
+Face, in order:
+
+1. Head pose by PnP (``head``), relative to the calibrated neutral rotation; shared between the
+   Neck and Head bones (``NECK_SHARE``) the way a real neck turns.
+2. The landmarks aligned to the canonical face (``arkit.align_face``) and measured there
+   (``arkit.face_features``): every expression measure is free of head rotation and distance.
+3. Per-eye blink (``eyes``; each eye on its own, so winks work) and eyeWide; gaze per eye from the
+   iris (``gaze``) as ``LeftEye``/``RightEye`` bones and ARKit eyeLook*; brows (``brows``); mouth
+   open (``mouth``) and the other mouth shapes; cheeks and nose (``arkit.geometric_shapes``);
+   vowels aa/ih/ou/ee/oh (``vowels``).
+4. When the tracker delivered MediaPipe's learned blendshapes (Tasks FaceLandmarker) they replace
+   the geometric estimates of the same names after a per-shape gain/curve (``arkit.TASKS_CURVES``)
+   and the user's neutral offsets, except ``LANDMARK_CHANNELS`` (blinks, gaze), which stay
+   geometric: per-eye lids and iris-from-landmarks do winks and head-turn-free gaze better than the
+   learned coefficients (measured in ``vtuber bench face``, docs/benchmarks.md).
+
+Body (``vtuber.solve.body``) is added by the lead to the same Rig; this module only fills the face.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Mapping
 
 import numpy as np
 
 from vtuber import geometry
 from vtuber.records import HeadPose, Landmarks, Quaternion, Rig
+from vtuber.solve.arkit import TASKS_CURVES, align_face, apply_curves, face_features, geometric_shapes, neutral_features
 from vtuber.solve.camera import CameraIntrinsics
-from vtuber.solve.eyes import EyeRange, solve_blinks
+from vtuber.solve.eyes import EyeRange, blink_weight, eye_openness_ratio, wide_weight
+from vtuber.solve.gaze import solve_gaze
 from vtuber.solve.head import solve_head
-from vtuber.solve.mouth import MouthRange, solve_mouth
+from vtuber.solve.mouth import MouthRange, mouth_open_weight, mouth_width_change
+from vtuber.solve.vowels import vowel_weights
 
 NECK_SHARE = 0.3  # the cervical spine takes about a third of a head turn; the skull joint the rest
+
+LANDMARK_CHANNELS: frozenset[str] = frozenset(
+    {"eyeBlinkLeft", "eyeBlinkRight"}
+    | {f"eyeLook{d}{s}" for d in ("In", "Out", "Up", "Down") for s in ("Left", "Right")}
+)
+"""Channels always solved from landmark geometry, even when MediaPipe's blendshapes exist."""
+
+_EMPTY: Mapping[str, float] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
 class FaceCalibration:
-    """A user's neutral face: the zero of head rotation and the ranges of eyes and mouth.
+    """A user's neutral face: the zero of head rotation and the ranges of eyes, brows and mouth.
+
+    Build one with ``vtuber.solve.calibration.calibrate_neutral`` (a few seconds of neutral face)
+    and save/load it with ``save_calibration`` / ``load_calibration``.
 
     Attributes:
         neutral_rotation: head rotation (internal frame, xyzw) measured while looking "straight";
             solved rotations are expressed relative to it.
-        left_eye, right_eye: the subject's eyes' open/closed ratios.
-        mouth: closed/open mouth ratios.
+        left_eye, right_eye: the subject's eyes' open/closed lid-gap ratios.
+        mouth: closed/open inner-lip-gap / mouth-width ratios (``mouth.solve_mouth``).
+        neutral: ``arkit.face_features`` measured on the user's neutral face (brow heights, lip
+            gap, mouth width, mouth corners, iris offsets...); missing names fall back to the
+            canonical face's values.
+        tasks_offsets: the resting level of each MediaPipe blendshape on the user's neutral face,
+            subtracted before the gain curve.
     """
 
     neutral_rotation: Quaternion = field(default_factory=lambda: geometry.IDENTITY.copy())
     left_eye: EyeRange = EyeRange()
     right_eye: EyeRange = EyeRange()
     mouth: MouthRange = MouthRange()
+    neutral: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    tasks_offsets: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+
+    def neutral_features(self) -> dict[str, float]:
+        """The canonical neutral features overridden by the user's."""
+        n = neutral_features()
+        n.update(self.neutral)
+        return n
+
+
+_DEFAULT_NEUTRAL: dict[int, dict[str, float]] = {}
+
+
+def _neutral_of(calibration: FaceCalibration) -> dict[str, float]:
+    key = id(calibration.neutral)
+    cached = _DEFAULT_NEUTRAL.get(key)
+    if cached is None:
+        if len(_DEFAULT_NEUTRAL) > 8:
+            _DEFAULT_NEUTRAL.clear()
+        cached = _DEFAULT_NEUTRAL[key] = calibration.neutral_features()
+    return cached
+
+
+def solve_face_shapes(
+    points: np.ndarray,
+    image_size: tuple[int, int],
+    calibration: FaceCalibration,
+    tasks: Mapping[str, float] | None = None,
+    head: HeadPose | None = None,
+    camera: CameraIntrinsics | None = None,
+) -> tuple[dict[str, float], dict[str, Quaternion]]:
+    """All face blendshapes (ARKit names + visemes) and the eye bones of one face. ``head`` is the
+    camera-relative PnP pose (before the neutral rotation is removed) and ``camera`` its
+    intrinsics; without them the landmarks are aligned by a similarity fit."""
+    a = align_face(points, image_size, head, camera)
+    f = face_features(a)
+    n = _neutral_of(calibration)
+    shapes: dict[str, float] = {}
+    for side, name, rng in (("left", "Left", calibration.left_eye), ("right", "Right", calibration.right_eye)):
+        ratio = eye_openness_ratio(a, side)
+        shapes[f"eyeBlink{name}"] = blink_weight(ratio, rng)
+        shapes[f"eyeWide{name}"] = wide_weight(ratio, rng)
+    jaw = mouth_open_weight(f, n)
+    shapes["jawOpen"] = jaw
+    shapes.update(geometric_shapes(f, n, jaw))
+    look, bones = solve_gaze(f, n, shapes)
+    shapes.update(look)
+    shapes.update(vowel_weights(jaw, mouth_width_change(f, n)))
+    if tasks:
+        learned = apply_curves(tasks, TASKS_CURVES, calibration.tasks_offsets or None)
+        for name, value in learned.items():
+            if name not in LANDMARK_CHANNELS:
+                shapes[name] = value
+    shapes.setdefault("tongueOut", 0.0)
+    return shapes, bones
 
 
 def solve_rig(
@@ -64,10 +152,12 @@ def solve_rig(
         if previous_head is not None:  # back to the camera-relative pose PnP works in
             seed = HeadPose(geometry.multiply(calibration.neutral_rotation, previous_head.rotation), previous_head.position)
         head = solve_head(face, landmarks.image_size, camera, seed)
-        blendshapes.update(solve_blinks(face, landmarks.image_size, calibration.left_eye, calibration.right_eye))
-        blendshapes.update(solve_mouth(face, landmarks.image_size, calibration.mouth))
-        blendshapes.update(face.blendshapes)  # MediaPipe's learned coefficients win where present
-        blendshapes.setdefault("aa", blendshapes["jawOpen"])
+        if head is not None:
+            shapes, eye_bones = solve_face_shapes(
+                face.points, landmarks.image_size, calibration, face.blendshapes, head, camera
+            )
+            blendshapes.update(shapes)
+            bones.update(eye_bones)
     if head is not None:
         relative = geometry.multiply(geometry.conjugate(calibration.neutral_rotation), head.rotation)
         head = HeadPose(relative, head.position, head.reprojection_error_px)

@@ -88,6 +88,20 @@ JAW_MAX_DEG = 14.0  # jaw_open = 1 drops the lower lip ~2.7 cm: a wide "aa"
 UPPER_TEETH_FRACTION = 0.6
 MOUTH_INTERIOR_RGB = ((70, 22, 26), (20, 6, 8))  # top and bottom of the dark mouth cavity
 
+# Expressions added for the face benchmark (mouth shapes, smile, brows, gaze), centimetres.
+MOUTH_WIDE_MAX = 0.3  # mouth_wide = +-1 changes the mouth width by 30 %
+MOUTH_FALLOFF_CM = 2.2  # radius of the skin that follows the lips
+PUCKER_FORWARD_CM = 0.8  # mouth_wide = -1 pushes the lips this far forward
+SMILE_RAISE_CM = 0.6
+SMILE_FALLOFF_CM = 1.6
+BROW_IDS = {
+    "right": (46, 53, 52, 65, 55, 70, 63, 105, 66, 107),
+    "left": (276, 283, 282, 295, 285, 300, 293, 334, 296, 336),
+}
+BROW_RAISE_CM = 0.6
+BROW_FALLOFF_CM = 1.5
+EYEBALL_RADIUS_CM = 1.2  # the iris sits on a sphere of this radius (adult eyeball ~24 mm)
+
 # Skirt rings around the face oval: (outward offset in the face plane, depth pushed back), cm.
 # Carries hair, ears and neck around the face with the head; fades out into the background.
 SKIRT_RINGS_CM = ((1.4, 0.8), (3.6, 2.0))
@@ -161,6 +175,16 @@ class FaceState:
             0 = open as in the photograph, 1 = upper lid on the lower lid.
         jaw_open: 0 = mouth as in the photograph (lips together with teeth showing), 1 = jaw
             rotated ``JAW_MAX_DEG`` degrees open.
+        mouth_wide: -1..1, lips drawn together and pushed forward (-1, a pucker / "u") or
+            stretched sideways (+1, an "i"); ``MOUTH_WIDE_MAX`` of the mouth width at +-1.
+        smile_left / smile_right: 0..1, the subject's left / right mouth corner raised
+            ``SMILE_RAISE_CM`` and drawn out; negative values (down to -1) pull it down (frown).
+        brow_raise_left / brow_raise_right: -1..1, the brow raised (+1: ``BROW_RAISE_CM`` up) or
+            lowered (-1).
+        gaze_yaw_deg / gaze_pitch_deg: eye rotation of both eyes about their eyeball centres
+            (same angle conventions as the head: positive yaw looks toward the subject's left,
+            positive pitch looks down). Moves the 10 iris landmarks only: the rendered pixels keep
+            the photo's gaze (ground truth for landmark-level tests).
     """
 
     rotation_xyzw: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
@@ -168,6 +192,13 @@ class FaceState:
     eye_closed_left: float = 0.0
     eye_closed_right: float = 0.0
     jaw_open: float = 0.0
+    mouth_wide: float = 0.0
+    smile_left: float = 0.0
+    smile_right: float = 0.0
+    brow_raise_left: float = 0.0
+    brow_raise_right: float = 0.0
+    gaze_yaw_deg: float = 0.0
+    gaze_pitch_deg: float = 0.0
 
     def __post_init__(self) -> None:
         q = geometry.normalize(self.rotation_xyzw)
@@ -183,6 +214,16 @@ class FaceState:
             self, "eye_closed_right", _unit(self.eye_closed_right, "eye_closed_right")
         )
         object.__setattr__(self, "jaw_open", _unit(self.jaw_open, "jaw_open"))
+        for name in ("mouth_wide", "smile_left", "smile_right", "brow_raise_left", "brow_raise_right"):
+            v = float(getattr(self, name))
+            if not -1.0 <= v <= 1.0:
+                raise ValueError(f"{name} must be in [-1, 1], got {v}")
+            object.__setattr__(self, name, v)
+        for name in ("gaze_yaw_deg", "gaze_pitch_deg"):
+            v = float(getattr(self, name))
+            if not abs(v) <= 45.0:
+                raise ValueError(f"{name} must be within +-45 degrees, got {v}")
+            object.__setattr__(self, name, v)
 
     @classmethod
     def from_angles(
@@ -579,6 +620,7 @@ class FaceRenderer:
             c = state.eye_closed_left if side == "left" else state.eye_closed_right
             if c > 0.0:
                 v[ring] += (c * follow) * (rest[lower0] - rest[upper0])
+        v = self._expressions(state, v)
         if state.jaw_open > 0.0:
             ang = np.radians(JAW_MAX_DEG * state.jaw_open) * m.jaw_weight
             moving = ang > 0.0
@@ -591,6 +633,50 @@ class FaceRenderer:
             v[moving, 1] = pivot[1] + y
             v[moving, 2] = pivot[2] + z
         return v
+
+    def _expressions(self, state: FaceState, v: F64) -> F64:
+        """Mouth width/pucker, smile/frown and brows on the rest-plus-lids vertices (cm)."""
+        rest = self._mesh.rest_cm
+        s = self._face_scale
+        if state.mouth_wide != 0.0:
+            centre = 0.5 * (rest[MOUTH_OUTER_CORNERS[0]] + rest[MOUTH_OUTER_CORNERS[1]])
+            d = rest[:, :2] - centre[:2]
+            w = np.exp(-np.sum(d * d, axis=1) / (2.0 * (MOUTH_FALLOFF_CM * s) ** 2))
+            v[:, 0] += MOUTH_WIDE_MAX * state.mouth_wide * d[:, 0] * w
+            if state.mouth_wide < 0.0:
+                v[:, 2] += -state.mouth_wide * PUCKER_FORWARD_CM * s * w
+                v[:, 1] -= 0.25 * state.mouth_wide * d[:, 1] * w  # lips purse vertically a little
+        for corner, amount, sign in ((MOUTH_OUTER_CORNERS[1], state.smile_left, 1.0), (MOUTH_OUTER_CORNERS[0], state.smile_right, -1.0)):
+            if amount != 0.0:
+                d = rest[:, :2] - rest[corner, :2]
+                w = np.exp(-np.sum(d * d, axis=1) / (2.0 * (SMILE_FALLOFF_CM * s) ** 2))
+                v[:, 1] += amount * SMILE_RAISE_CM * s * w
+                if amount > 0.0:
+                    v[:, 0] += sign * amount * 0.35 * SMILE_RAISE_CM * s * w
+        for side, amount in (("left", state.brow_raise_left), ("right", state.brow_raise_right)):
+            if amount != 0.0:
+                ids = np.array(BROW_IDS[side])
+                centre = rest[ids].mean(axis=0)
+                d = rest[:, :2] - centre[:2]
+                dx = d[:, 0] / 2.5  # the brow is long: an elliptic falloff along it
+                w = np.exp(-(dx * dx + d[:, 1] ** 2) / (2.0 * (BROW_FALLOFF_CM * s) ** 2))
+                eye = np.array(LEFT_EYE_UPPER0 if side == "left" else RIGHT_EYE_UPPER0)
+                below = rest[:, 1] < rest[eye, 1].max() + 0.3 * s  # the eye itself stays put
+                w[below] = 0.0
+                v[:, 1] += amount * BROW_RAISE_CM * s * w
+        return v
+
+    def _gaze_iris(self, state: FaceState, iris: F64) -> F64:
+        """The 10 iris landmarks (cm) rotated about their eyeball centres by the gaze angles."""
+        if state.gaze_yaw_deg == 0.0 and state.gaze_pitch_deg == 0.0:
+            return iris
+        q = geometry.from_yaw_pitch_roll(math.radians(state.gaze_yaw_deg), math.radians(state.gaze_pitch_deg), 0.0)
+        r = geometry.to_matrix(q)
+        out = iris.copy()
+        for block in (slice(0, 5), slice(5, 10)):
+            centre = iris[block][0] - np.array([0.0, 0.0, EYEBALL_RADIUS_CM * self._face_scale])
+            out[block] = (iris[block] - centre) @ r.T + centre
+        return out
 
     def _landmarks_visible(self, state: FaceState, cam: F64) -> NDArray[np.bool_]:
         """Front-facing test per mesh vertex (area-weighted normals of the face triangles)."""
@@ -609,9 +695,11 @@ class FaceRenderer:
         )  # MediaPipe's iris order: 468-472 the subject's right eye, 473-477 the left
         return np.concatenate([facing, iris & eye_open])
 
-    def _landmarks_cm(self, v: F64) -> F64:
+    def _landmarks_cm(self, v: F64, state: FaceState | None = None) -> F64:
         m = self._mesh
         iris = np.einsum("ik,ikj->ij", m.iris_bary, v[m.iris_tri])
+        if state is not None:
+            iris = self._gaze_iris(state, iris)
         return np.vstack([v[:N_MESH], iris])
 
     @staticmethod
@@ -628,7 +716,7 @@ class FaceRenderer:
 
     def project_landmarks(self, state: FaceState, camera: CameraIntrinsics) -> F64:
         """(478, 2) ground-truth landmark pixels (continuous coordinates) for ``state``."""
-        cam = self._to_camera(state, self._landmarks_cm(self.deformed_vertices_cm(state)))
+        cam = self._to_camera(state, self._landmarks_cm(self.deformed_vertices_cm(state), state))
         return self._project(camera, cam)
 
     # -- background -------------------------------------------------------------------------
@@ -667,7 +755,7 @@ class FaceRenderer:
         if np.any(cam[:, 2] <= 1.0):
             raise ValueError("the face is behind or touching the camera")
         px = self._project(camera, cam)
-        lm_cam = self._to_camera(state, self._landmarks_cm(v))
+        lm_cam = self._to_camera(state, self._landmarks_cm(v, state))
         lm_px = self._project(camera, lm_cam)
         visible = self._landmarks_visible(state, cam)
 

@@ -1,0 +1,147 @@
+"""iFacialMocap, generic OSC (VRChat map) and VMC preset senders over real UDP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+
+from vtuber import geometry
+from vtuber.encode.ifacialmocap import HANDSHAKE, encode_ifacialmocap
+from vtuber.errors import SenderError
+from vtuber.records import AvatarPose, BoneTransform, HeadPose
+from vtuber.retarget import skeleton
+from vtuber.send.ifacialmocap import IFacialMocapSender
+from vtuber.send.osc_map import OscMapSender
+from vtuber.send.vmc_presets import PresetVmcSender
+
+WAIT_S = 3.0
+VRCHAT_MAP = Path(__file__).resolve().parents[2] / "avatars" / "osc_vrchat.toml"
+
+
+def udp_socket() -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)  # a burst of whole frames
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(WAIT_S)
+    return s
+
+
+def drain(s: socket.socket, quiet_s: float = 0.2) -> list[bytes]:
+    out = []
+    s.settimeout(quiet_s)
+    try:
+        while True:
+            out.append(s.recv(65535))
+    except TimeoutError:
+        return out
+    finally:
+        s.settimeout(WAIT_S)
+
+
+def full_pose(t: float = 0.0, jaw: float = 0.4) -> AvatarPose:
+    head = HeadPose(geometry.from_yaw_pitch_roll(0.2, 0.1, 0.0), np.array([0.0, 0.0, -0.6]))
+    bones = {n: BoneTransform(geometry.from_axis_angle((1, 0, 0), 0.01 * i), skeleton.REST_OFFSETS.get(n)) for i, n in enumerate(skeleton.BONES)}
+    src = {"jawOpen": jaw, "eyeBlinkLeft": 0.7, "eyeBlinkRight": 0.2, "aa": 0.5, "mouthSmileLeft": 0.3, "eyeLookUpLeft": 0.1}
+    return AvatarPose(t, 0, BoneTransform(geometry.IDENTITY.copy(), np.zeros(3)), MappingProxyType(bones),
+                      MappingProxyType({"Blink_L": 0.7}), head=head, source_blendshapes=MappingProxyType(src),
+                      tracked=MappingProxyType({"face": True}))
+
+
+def test_ifacialmocap_datagram_reaches_a_receiver() -> None:
+    with udp_socket() as rx, IFacialMocapSender([rx.getsockname()]) as tx:
+        p = full_pose()
+        tx.send(p, 0.0)
+        data = rx.recv(65535)
+    assert data == encode_ifacialmocap(p)
+    text = data.decode("utf-8")
+    assert text.startswith("eyeBlink_L-70|") and "|jawOpen-40|" in text and "=head#" in text
+
+
+def test_ifacialmocap_handshake_adds_the_receiver() -> None:
+    with udp_socket() as rx, IFacialMocapSender([], handshake_port=0, handshake_host="127.0.0.1", reply_port=rx.getsockname()[1]) as tx:
+        tx.send(full_pose(), 0.0)  # nobody asked yet: nothing sent
+        assert tx.targets == []
+        rx.sendto(HANDSHAKE + b"|sendDataVersion=v2", tx.handshake_address)
+        deadline = time.monotonic() + WAIT_S
+        while not tx.targets and time.monotonic() < deadline:
+            tx.send(full_pose(), 0.0)
+            time.sleep(0.01)
+        assert tx.targets == [("127.0.0.1", rx.getsockname()[1])]
+        assert rx.recv(65535).startswith(b"eyeBlink_L-")
+
+
+def test_ifacialmocap_bad_setup_raises_one_line_errors() -> None:
+    with pytest.raises(SenderError, match="target"):
+        IFacialMocapSender([])
+    with udp_socket() as busy, pytest.raises(SenderError, match="cannot be bound"):
+        IFacialMocapSender(handshake_port=busy.getsockname()[1], handshake_host="127.0.0.1")
+
+
+def test_vrchat_osc_map_over_udp() -> None:
+    with udp_socket() as rx, OscMapSender(VRCHAT_MAP, targets=[rx.getsockname()]) as tx:
+        tx.send(full_pose(0.0, jaw=0.4), 0.0)
+        first = {OscMessage(d).address: OscMessage(d).params for d in drain(rx)}
+        tx.send(full_pose(0.01, jaw=0.9), 0.01)  # too soon for 20 Hz: nothing
+        assert drain(rx, 0.1) == []
+        tx.send(full_pose(0.06, jaw=0.9), 0.06)  # due, and only jawOpen-driven ones changed
+        second = {OscMessage(d).address: OscMessage(d).params for d in drain(rx)}
+    assert first["/avatar/parameters/JawOpen"] == [pytest.approx(0.4)]
+    assert first["/avatar/parameters/LeftEyeLid"] == [pytest.approx(0.3)]
+    assert first["/avatar/parameters/FaceTracked"] == [True]
+    assert set(second) == {"/avatar/parameters/JawOpen", "/avatar/parameters/MouthOpenStep"}
+    assert second["/avatar/parameters/MouthOpenStep"] == [4]
+
+
+def test_osc_map_sender_reports_bad_maps(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[address]]\npath = 'nope'\nsource = 'jawOpen'\n")
+    with pytest.raises(SenderError, match="path"):
+        OscMapSender(bad)
+
+
+def _vmc_messages(datagrams: list[bytes]) -> list[tuple[str, list]]:
+    out = []
+    for d in datagrams:
+        assert len(d) <= 1500
+        for m in OscBundle(d):
+            out.append((m.address, list(m.params)))
+    return out
+
+
+def test_vmc_preset_sender_caps_the_rate_without_blocking() -> None:
+    with udp_socket() as rx, PresetVmcSender([rx.getsockname()], preset="vseeface", max_rate_hz=30) as tx:
+        p = full_pose()
+        start = time.perf_counter()
+        for i in range(60):  # one second of a 60 Hz source
+            tx.send(p, i / 60)
+        elapsed = time.perf_counter() - start
+        msgs = _vmc_messages(drain(rx))
+    assert sum(1 for a, _ in msgs if a == "/VMC/Ext/T") == 30
+    assert tx.rate_cap.skipped == 30
+    assert elapsed < 1.0  # skipping, never sleeping
+    bones = {args[0] for a, args in msgs if a == "/VMC/Ext/Bone/Pos"}
+    assert bones == set(skeleton.BONES)
+    blends = {args[0] for a, args in msgs if a == "/VMC/Ext/Blend/Val"}
+    assert {"Blink_L", "Blink_R", "A"} <= blends
+
+
+def test_vmc_warudo_preset_root_faces_backwards_on_the_wire() -> None:
+    with udp_socket() as rx, PresetVmcSender([rx.getsockname()], preset="warudo") as tx:
+        tx.send(full_pose(), 0.0)
+        msgs = _vmc_messages(drain(rx))
+    (root,) = [args for a, args in msgs if a == "/VMC/Ext/Root/Pos"]
+    _, qy, _, qw = root[4:8]
+    # 180 degrees about Y in Unity: (0, +-1, 0, 0).
+    assert abs(qy) == pytest.approx(1.0, abs=1e-6) and abs(qw) < 1e-6
+
+
+def test_vmc_preset_sender_rejects_unknown_presets() -> None:
+    with pytest.raises(SenderError, match="unknown preset"):
+        PresetVmcSender(preset="obs")

@@ -1,0 +1,187 @@
+"""Gaze, brows, mouth shapes, vowels, curves and calibration on exact synthetic landmarks
+(the renderer's ground-truth projection, no tracker)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from vtuber import conventions, geometry
+from vtuber.errors import ConfigError
+from vtuber.records import FaceLandmarks, Landmarks
+from vtuber.solve.arkit import ARKIT_52, ShapeCurve, align_face, apply_curves, face_features
+from vtuber.solve.calibration import CalibrationError, calibrate_neutral, load_calibration, save_calibration
+from vtuber.solve.camera import CameraIntrinsics
+from vtuber.solve.gaze import eye_gaze
+from vtuber.solve.head import solve_head
+from vtuber.solve.rig import FaceCalibration, solve_face_shapes, solve_rig
+from vtuber.solve.vowels import PROTOTYPES, VOWELS, vowel_weights
+from vtuber.synth.face_render import CameraIntrinsics as SynthCamera
+from vtuber.synth.face_render import FaceRenderer, FaceState
+
+SIZE = 480
+
+
+@pytest.fixture(scope="module")
+def renderer() -> FaceRenderer:
+    return FaceRenderer.astronaut()
+
+
+@pytest.fixture(scope="module")
+def cams() -> tuple[SynthCamera, CameraIntrinsics]:
+    sc = SynthCamera.from_fov(SIZE, SIZE)
+    return sc, CameraIntrinsics(SIZE, SIZE, sc.fx, sc.fy, sc.cx, sc.cy)
+
+
+def landmarks(renderer: FaceRenderer, sc: SynthCamera, state: FaceState) -> np.ndarray:
+    px = renderer.project_landmarks(state, sc)
+    p = np.zeros((478, 3), np.float32)
+    p[:, :2] = px / SIZE
+    return p
+
+
+def shapes(renderer, cams, state, calibration=FaceCalibration()):
+    sc, cam = cams
+    p = landmarks(renderer, sc, state)
+    head = solve_head(FaceLandmarks(p), (SIZE, SIZE), cam)
+    return solve_face_shapes(p, (SIZE, SIZE), calibration, None, head, cam)
+
+
+def features(renderer, cams, state):
+    sc, cam = cams
+    p = landmarks(renderer, sc, state)
+    head = solve_head(FaceLandmarks(p), (SIZE, SIZE), cam)
+    return face_features(align_face(p, (SIZE, SIZE), head, cam))
+
+
+def test_align_face_recovers_the_canonical_face(renderer, cams) -> None:
+    sc, cam = cams
+    from vtuber.solve.face_model import canonical_face
+
+    p = landmarks(renderer, sc, FaceState.from_angles(30, -15, 20))
+    head = solve_head(FaceLandmarks(p), (SIZE, SIZE), cam)
+    a = align_face(p, (SIZE, SIZE), head, cam)
+    assert np.abs(a[:468] - canonical_face().vertices_cm).max() < 0.02
+
+
+@pytest.mark.parametrize("head", [(0, 0, 0), (30, 10, -10), (-35, -15, 20)])
+@pytest.mark.parametrize("gaze", [(20, 0), (-20, 0), (0, 15), (0, -15)])
+def test_gaze_is_independent_of_head_rotation(renderer, cams, head, gaze) -> None:
+    neutral = features(renderer, cams, FaceState())
+    f = features(renderer, cams, FaceState.from_angles(*head, gaze_yaw_deg=gaze[0], gaze_pitch_deg=gaze[1]))
+    for side in ("L", "R"):
+        g = eye_gaze(f, neutral, side)
+        assert g is not None
+        assert abs(g.yaw_deg - gaze[0]) < 4.0 and abs(g.pitch_deg - gaze[1]) < 4.0
+
+
+def test_gaze_bones_and_look_weights(renderer, cams) -> None:
+    calib = FaceCalibration(neutral=features(renderer, cams, FaceState()))
+    s, bones = shapes(renderer, cams, FaceState.from_angles(20, 0, 0, gaze_yaw_deg=20), calib)
+    # looking toward the subject's left: the left eye looks out, the right eye in
+    assert s["eyeLookOutLeft"] > 0.5 and s["eyeLookInRight"] > 0.5
+    assert s["eyeLookInLeft"] == 0.0 and s["eyeLookOutRight"] == 0.0
+    sight = geometry.rotate(bones["LeftEye"], [0.0, 0.0, 1.0])
+    assert sight[0] > 0.25  # the line of sight turns toward +X (the subject's left)
+    s, _ = shapes(renderer, cams, FaceState(gaze_pitch_deg=15), calib)
+    assert s["eyeLookDownLeft"] > 0.4 and s["eyeLookUpLeft"] == 0.0
+
+
+def test_eye_rotation_from_gaze_known_rotations() -> None:
+    q = conventions.eye_rotation_from_gaze(math.radians(90), 0.0)
+    assert np.allclose(geometry.rotate(q, [0, 0, 1]), [1, 0, 0], atol=1e-9)
+    q = conventions.eye_rotation_from_gaze(0.0, math.radians(90))
+    assert np.allclose(geometry.rotate(q, [0, 0, 1]), [0, -1, 0], atol=1e-9)  # pitch + looks down
+
+
+def test_brows_raise_per_side(renderer, cams) -> None:
+    s, _ = shapes(renderer, cams, FaceState.from_angles(20, 5, 0, brow_raise_left=1.0))
+    assert s["browOuterUpLeft"] > 0.8 and s["browOuterUpRight"] < 0.2
+    assert s["browInnerUp"] > 0.3
+    s, _ = shapes(renderer, cams, FaceState(brow_raise_left=-1.0, brow_raise_right=-1.0))
+    assert s["browDownLeft"] > 0.5 and s["browDownRight"] > 0.5 and s["browInnerUp"] == 0.0
+
+
+def test_mouth_shapes(renderer, cams) -> None:
+    s, _ = shapes(renderer, cams, FaceState.from_angles(-20, 0, 5, smile_left=1.0))
+    assert s["mouthSmileLeft"] > 0.7 and s["mouthSmileRight"] < 0.2
+    s, _ = shapes(renderer, cams, FaceState(smile_right=-1.0))
+    assert s["mouthFrownRight"] > 0.7 and s["mouthFrownLeft"] < 0.2
+    s, _ = shapes(renderer, cams, FaceState(mouth_wide=-1.0))
+    assert s["mouthPucker"] > 0.3 and s["mouthFunnel"] < s["mouthPucker"]
+    s, _ = shapes(renderer, cams, FaceState(mouth_wide=1.0))
+    assert s["mouthStretchLeft"] > 0.5 and s["mouthStretchRight"] > 0.5
+    s, _ = shapes(renderer, cams, FaceState(jaw_open=1.0))
+    assert s["jawOpen"] > 0.9
+
+
+def test_vowel_prototypes_win_their_own_weight() -> None:
+    for vowel in VOWELS:
+        w = vowel_weights(*PROTOTYPES[vowel])
+        assert max(w, key=w.__getitem__) == vowel
+    assert all(v == 0.0 for v in vowel_weights(0.0, 0.0).values())
+
+
+def test_vowels_on_synthetic_mouths(renderer, cams) -> None:
+    shapes_by_vowel = {"aa": (0.9, 0.0), "ih": (0.0, 0.5), "ou": (0.0, -0.8), "ee": (0.3, 0.4), "oh": (0.35, -0.6)}
+    for vowel, (jaw, wide) in shapes_by_vowel.items():
+        s, _ = shapes(renderer, cams, FaceState(jaw_open=jaw, mouth_wide=wide))
+        w = {v: s[v] for v in VOWELS}
+        assert max(w, key=w.__getitem__) == vowel, (vowel, w)
+
+
+def test_every_arkit_name_is_produced(renderer, cams) -> None:
+    s, _ = shapes(renderer, cams, FaceState())
+    assert set(ARKIT_52) <= set(s)
+    assert all(0.0 <= v <= 1.0 for v in s.values())
+
+
+def test_shape_curves_lift_weak_channels() -> None:
+    out = apply_curves({"eyeWideLeft": 0.25, "jawOpen": 0.5, "cheekPuff": 0.2})
+    assert out["eyeWideLeft"] == 1.0 and out["cheekPuff"] == 1.0 and out["jawOpen"] == 0.5
+    assert ShapeCurve(gain=2.0, offset=0.1).apply(0.1) == 0.0
+    with pytest.raises(ValueError):
+        ShapeCurve(gain=-1.0)
+
+
+def test_tasks_blendshapes_win_except_blinks_and_gaze(renderer, cams) -> None:
+    sc, cam = cams
+    p = landmarks(renderer, sc, FaceState(eye_closed_left=1.0))
+    lm = Landmarks(0.0, 0, (SIZE, SIZE), FaceLandmarks(p, blendshapes={"eyeBlinkLeft": 0.1, "mouthPucker": 0.7, "eyeLookOutLeft": 0.9}))
+    rig = solve_rig(lm, cam)
+    assert rig.blendshapes["eyeBlinkLeft"] > 0.8  # geometric per-eye blink
+    assert rig.blendshapes["mouthPucker"] == pytest.approx(0.7)
+    assert rig.blendshapes["eyeLookOutLeft"] < 0.5
+    assert {"LeftEye", "RightEye", "Head", "Neck"} <= set(rig.bones)
+
+
+def test_calibration_zeroes_head_and_round_trips(renderer, cams, tmp_path) -> None:
+    sc, cam = cams
+    rest = FaceState.from_angles(8, -6, 3)
+    samples = [Landmarks(i / 30, i, (SIZE, SIZE), FaceLandmarks(landmarks(renderer, sc, rest))) for i in range(20)]
+    calib = calibrate_neutral(samples, cam)
+    rig = solve_rig(samples[0], cam, calib)
+    assert rig.head is not None and geometry.angle_between(rig.head.rotation, geometry.IDENTITY) < math.radians(0.5)
+    assert max(v for k, v in rig.blendshapes.items() if k not in VOWELS) < 0.35
+    path = tmp_path / "me.toml"
+    save_calibration(calib, path)
+    back = load_calibration(path)
+    assert np.allclose(back.neutral_rotation, calib.neutral_rotation)
+    assert back.left_eye == calib.left_eye and dict(back.neutral) == pytest.approx(dict(calib.neutral))
+    with pytest.raises(CalibrationError):
+        calibrate_neutral(samples[:3], cam)
+
+
+def test_calibration_file_errors_name_file_and_field(tmp_path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[face]\nneutral_rotation = [0, 0, 0, 1]\n[face.left_eye]\nopen_ratio = 0.05\nclosed_ratio = 0.1\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml: field 'face\.left_eye\.open_ratio'"):
+        load_calibration(path)
+    path.write_text("[face]\nneutral_rotation = [0, 0, 1]\n")
+    with pytest.raises(ConfigError, match="face.neutral_rotation"):
+        load_calibration(path)
+    path.write_text("[face.neutral]\nnot_a_feature = 1.0\n")
+    with pytest.raises(ConfigError, match="face.neutral.not_a_feature"):
+        load_calibration(path)

@@ -1,0 +1,314 @@
+"""ARKit-52 blendshapes: the face in its own frame, geometric estimates, and per-shape curves.
+
+Three pieces:
+
+* ``align_face``: the 478 landmarks back-projected with the PnP head pose (or, without one,
+  fitted by a weighted similarity on the 33 rigid landmarks) and expressed in the canonical frame: centimetres of an average adult face, x to the
+  subject's left, y up, z out of the face, with the head rotation, position and face size removed.
+  Every geometric measure (lids, brows, lips, iris) is taken there, so it is independent of head
+  rotation as far as MediaPipe's depth estimate is consistent, and of the distance to the camera.
+* ``face_features``: the raw measurements (centimetres or ratios) the solvers use, and
+  ``NEUTRAL_FEATURES``: their values on the canonical face itself, the default "neutral" until a
+  neutral calibration measures the user's (``vtuber.solve.calibration``).
+* ``ShapeCurve`` / ``TASKS_CURVES``: gain, offset and exponent per channel applied to MediaPipe's
+  learned blendshapes, so weak channels (eyeWide, cheekPuff, noseSneer, eyeSquint...) reach 1.0.
+
+``geometric_shapes`` gives the ARKit names landmarks can support. Not supported from landmarks:
+``tongueOut`` (no tongue landmarks) and ``cheekPuff`` only coarsely (face-contour width).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vtuber.conventions import OPENCV_TO_INTERNAL, internal_head_to_opencv_pose, mediapipe_to_opencv_camera_scaled
+from vtuber.records import HeadPose
+from vtuber.solve.camera import CameraIntrinsics
+from vtuber.solve.face_model import canonical_face
+
+F64 = NDArray[np.float64]
+
+ARKIT_52: tuple[str, ...] = (
+    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeSquintLeft", "eyeWideLeft",
+    "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight", "eyeSquintRight", "eyeWideRight",
+    "jawForward", "jawRight", "jawLeft", "jawOpen",
+    "mouthClose", "mouthFunnel", "mouthPucker", "mouthLeft", "mouthRight",
+    "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight", "mouthDimpleLeft", "mouthDimpleRight",
+    "mouthStretchLeft", "mouthStretchRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
+    "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+    "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "noseSneerLeft", "noseSneerRight", "tongueOut",
+)  # fmt: skip
+"""The 52 ARKit blendshape names in Apple's order (anchors.md section 5)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The face in the canonical frame
+# ---------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _rigid() -> tuple[NDArray[np.int32], F64, F64]:
+    model = canonical_face()
+    w = model.rigid_weights / model.rigid_weights.sum()
+    target = model.vertices_cm[model.rigid_ids]
+    return model.rigid_ids, w, target - w @ target
+
+
+@lru_cache(maxsize=1)
+def _model_points() -> F64:
+    """(478, 3) canonical positions of all landmarks: the mesh plus each iris at the middle of its
+    eye's lid margins (the iris sits about in the plane of the lid margins)."""
+    v = canonical_face().vertices_cm
+    right = v[[159, 145]].mean(axis=0)
+    left = v[[386, 374]].mean(axis=0)
+    out = np.vstack([v, np.repeat(right[None], 5, axis=0), np.repeat(left[None], 5, axis=0)])
+    out.setflags(write=False)
+    return out
+
+
+def align_face(
+    points: NDArray[np.floating],
+    image_size: tuple[int, int],
+    head: HeadPose | None = None,
+    camera: CameraIntrinsics | None = None,
+) -> F64:
+    """(N, 3) MediaPipe points -> (N, 3) the same points in the canonical face frame (cm).
+
+    With the PnP ``head`` pose (camera-relative, as ``solve_head`` returns it) and its ``camera``:
+    each landmark's camera ray is intersected with the plane, fixed in the head, at its canonical
+    vertex's depth (true perspective; MediaPipe's own z is not used), in the head's frame. Without
+    them: a weighted similarity fit (Umeyama) of the pixel-scaled landmarks, MediaPipe z included,
+    onto the canonical face's 33 rigid points (weak perspective, less exact).
+    """
+    n = min(len(points), 478)
+    if head is not None and camera is not None:
+        r, t = internal_head_to_opencv_pose(head.rotation, head.position)
+        cam = camera.scaled_to(*image_size)
+        w, h = image_size
+        pts = np.asarray(points[:n], dtype=np.float64)
+        rays = np.stack([(pts[:, 0] * w - cam.cx) / cam.fx, (pts[:, 1] * h - cam.cy) / cam.fy, np.ones(n)], axis=1)
+        # each ray meets the plane (in the head's frame) at its canonical vertex's depth
+        axis_z = r[:, 2]
+        denom = rays @ axis_z
+        denom = np.where(np.abs(denom) < 1e-3, np.copysign(1e-3, denom), denom)
+        lam = (_model_points()[:n, 2] + t @ axis_z) / denom
+        return (rays * lam[:, None] - t) @ r
+    p = mediapipe_to_opencv_camera_scaled(points, image_size) @ OPENCV_TO_INTERNAL  # internal axes
+    ids, wts, target = _rigid()
+    src = p[ids]
+    mu = wts @ src
+    a = src - mu
+    cov = (a * wts[:, None]).T @ target  # sum w a_i b_i^T
+    u, s, vt = np.linalg.svd(cov)
+    d = np.sign(np.linalg.det(u @ vt))
+    dm = np.array([1.0, 1.0, d])
+    rot = (u * dm) @ vt  # observed -> canonical, for row vectors
+    var = float(wts @ np.sum(a * a, axis=1))
+    scale = float((s * dm).sum()) / max(var, 1e-12)
+    return (p - mu) @ rot * scale + (wts @ canonical_face().vertices_cm[ids])
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw features (cm in the canonical frame, or ratios)
+# ---------------------------------------------------------------------------------------------
+
+# Landmarks (subject's sides). Brows: inner (near the nose), middle, outer.
+BROW_INNER = {"right": (107, 55), "left": (336, 285)}
+BROW_MID = {"right": (66, 105), "left": (296, 334)}
+BROW_OUTER = {"right": (70, 63), "left": (300, 293)}
+EYE_CORNERS = {"right": (33, 133), "left": (263, 362)}
+LOWER_LID = {"right": (145, 144, 153), "left": (374, 373, 380)}
+UPPER_LID = {"right": (159, 160, 158), "left": (386, 387, 385)}
+CHEEK = {"right": (205, 50), "left": (425, 280)}
+NOSE_WING = {"right": (129, 64), "left": (358, 294)}
+UPPER_LIP_SIDE = {"right": (40, 39), "left": (270, 269)}
+LOWER_LIP_SIDE = {"right": (91, 181), "left": (321, 405)}
+FACE_SIDE = {"right": (234, 93), "left": (454, 323)}
+MOUTH_CORNER = {"right": 61, "left": 291}
+IRIS_CENTRE = {"right": 468, "left": 473}
+
+
+def face_features(a: F64) -> dict[str, float]:
+    """Raw measures on aligned points ``a`` (``align_face``; 468 or 478 rows)."""
+    f: dict[str, float] = {}
+    y = a[:, 1]
+    for side in ("left", "right"):
+        s = "L" if side == "left" else "R"
+        o, i = EYE_CORNERS[side]
+        eye_y = 0.5 * (y[o] + y[i])
+        f[f"brow_inner_{s}"] = float(y[list(BROW_INNER[side])].mean() - eye_y)
+        f[f"brow_mid_{s}"] = float(y[list(BROW_MID[side])].mean() - eye_y)
+        f[f"brow_outer_{s}"] = float(y[list(BROW_OUTER[side])].mean() - eye_y)
+        # brows drawn together (browDown pulls the inner brows toward the midline)
+        f[f"brow_inner_x_{s}"] = float(abs(a[BROW_INNER[side][0], 0]))
+        f[f"lower_lid_{s}"] = float(y[list(LOWER_LID[side])].mean() - eye_y)
+        f[f"cheek_{s}"] = float(y[list(CHEEK[side])].mean())
+        f[f"nose_wing_{s}"] = float(y[list(NOSE_WING[side])].mean())
+        c = MOUTH_CORNER[side]
+        lips_mid_y = 0.5 * (y[13] + y[14])
+        f[f"corner_y_{s}"] = float(y[c] - lips_mid_y)
+        f[f"corner_x_{s}"] = float(abs(a[c, 0] - 0.5 * (a[13, 0] + a[14, 0])))
+        f[f"corner_z_{s}"] = float(a[c, 2])
+        f[f"upper_lip_{s}"] = float(y[list(UPPER_LIP_SIDE[side])].mean())
+        f[f"lower_lip_{s}"] = float(y[list(LOWER_LIP_SIDE[side])].mean() - y[152])
+        f[f"face_side_{s}"] = float(abs(a[list(FACE_SIDE[side]), 0]).mean())
+        if len(a) >= 478:
+            ic = a[IRIS_CENTRE[side]]
+            mid = 0.5 * (a[o] + a[i])
+            width = float(np.linalg.norm(a[o, :2] - a[i, :2]))
+            f[f"iris_x_{s}"] = float(ic[0] - mid[0]) / width
+            f[f"iris_y_{s}"] = float(ic[1] - mid[1]) / width
+    f["lip_gap"] = float(np.linalg.norm(a[13] - a[14]))
+    f["mouth_width"] = float(np.linalg.norm(a[61] - a[291]))
+    f["mouth_x"] = float(0.5 * (a[61, 0] + a[291, 0]))
+    f["lip_z"] = float(0.5 * (a[0, 2] + a[17, 2]))
+    f["upper_lip_thickness"] = float(np.linalg.norm(a[0] - a[13]))
+    f["lower_lip_thickness"] = float(np.linalg.norm(a[14] - a[17]))
+    f["chin_y"] = float(y[152])
+    f["chin_x"] = float(a[152, 0])
+    f["chin_z"] = float(a[152, 2])
+    f["lower_lip_y"] = float(y[17])
+    return f
+
+
+@lru_cache(maxsize=1)
+def _neutral() -> Mapping[str, float]:
+    v = canonical_face().vertices_cm
+    a = np.vstack([v, np.zeros((10, 3))])
+    f = face_features(a)
+    for s in ("L", "R"):  # the canonical mesh has no iris: the iris centred between the corners
+        f[f"iris_x_{s}"] = 0.0
+        f[f"iris_y_{s}"] = 0.0
+    return f
+
+
+def neutral_features() -> dict[str, float]:
+    """``face_features`` of the canonical face: the default neutral."""
+    return dict(_neutral())
+
+
+# ---------------------------------------------------------------------------------------------
+# Geometric ARKit estimates
+# ---------------------------------------------------------------------------------------------
+
+# Feature change (cm in the canonical frame, or as noted) that maps to weight 1. From the range of
+# motion on the canonical face's scale (an adult face): brows rise ~0.6 cm, corners ~0.6 cm.
+RANGE_CM = {
+    "lower_lid_up": 0.15,
+    "cheek_up": 0.35,
+    "nose_up": 0.2,
+    "cheek_out": 0.35,
+}
+
+
+def _pos(x: float) -> float:
+    return 0.0 if x <= 0.0 else (1.0 if x >= 1.0 else x)
+
+
+def geometric_shapes(f: Mapping[str, float], n: Mapping[str, float], open_weight: float) -> dict[str, float]:
+    """ARKit weights from features ``f`` relative to the neutral ``n``: brows
+    (``vtuber.solve.brows``), the mouth beyond jawOpen (``vtuber.solve.mouth``), lids, cheeks and
+    nose. ``open_weight`` is the solved jawOpen, used to separate shapes an open jaw also moves."""
+    from vtuber.solve.brows import solve_brows
+    from vtuber.solve.mouth import solve_mouth_shapes
+
+    r = RANGE_CM
+    out = solve_brows(f, n)
+    out.update(solve_mouth_shapes(f, n, open_weight))
+    for side, s in (("Left", "L"), ("Right", "R")):
+        out[f"eyeSquint{side}"] = _pos((f[f"lower_lid_{s}"] - n[f"lower_lid_{s}"]) / r["lower_lid_up"])
+        out[f"cheekSquint{side}"] = _pos((f[f"cheek_{s}"] - n[f"cheek_{s}"]) / r["cheek_up"])
+        out[f"noseSneer{side}"] = _pos((f[f"nose_wing_{s}"] - n[f"nose_wing_{s}"]) / r["nose_up"])
+    cheek_out = 0.5 * sum(f[f"face_side_{s}"] - n[f"face_side_{s}"] for s in ("L", "R"))
+    out["cheekPuff"] = _pos(cheek_out / r["cheek_out"])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-shape gain / curve for MediaPipe's learned blendshapes
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeCurve:
+    """``weight = clamp((gain * (value - offset)) ** exponent, 0, 1)``.
+
+    ``offset`` removes a channel's resting level (a neutral calibration measures it per user),
+    ``gain`` lets weak channels reach 1.0, ``exponent`` < 1 lifts small values.
+    """
+
+    gain: float = 1.0
+    offset: float = 0.0
+    exponent: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (self.gain >= 0.0 and self.exponent > 0.0 and 0.0 <= self.offset < 1.0):
+            raise ValueError(f"ShapeCurve needs gain >= 0, exponent > 0, 0 <= offset < 1, got {self}")
+
+    def apply(self, value: float) -> float:
+        x = self.gain * (value - self.offset)
+        if x <= 0.0:
+            return 0.0
+        if x >= 1.0:
+            return 1.0
+        return x if self.exponent == 1.0 else float(x**self.exponent)
+
+
+# Gains for MediaPipe FaceLandmarker (v2 blendshapes) channels that never approach 1.0. Measured
+# on ../shared/media (d10 wide eyes and raised brows, d14 pouts, MEAD emotions, d18 smiles): the
+# gain is about 1 / the channel's 99th percentile on clips where the expression is clearly made.
+TASKS_CURVES: Mapping[str, ShapeCurve] = {
+    "eyeWideLeft": ShapeCurve(gain=4.0, exponent=0.8),
+    "eyeWideRight": ShapeCurve(gain=4.0, exponent=0.8),
+    "eyeSquintLeft": ShapeCurve(gain=1.8),
+    "eyeSquintRight": ShapeCurve(gain=1.8),
+    "cheekPuff": ShapeCurve(gain=8.0, exponent=0.8),
+    "cheekSquintLeft": ShapeCurve(gain=2.5),
+    "cheekSquintRight": ShapeCurve(gain=2.5),
+    "noseSneerLeft": ShapeCurve(gain=5.0, exponent=0.8),
+    "noseSneerRight": ShapeCurve(gain=5.0, exponent=0.8),
+    "browOuterUpLeft": ShapeCurve(gain=1.6),
+    "browOuterUpRight": ShapeCurve(gain=1.6),
+    "browInnerUp": ShapeCurve(gain=1.4),
+    "browDownLeft": ShapeCurve(gain=1.6),
+    "browDownRight": ShapeCurve(gain=1.6),
+    "mouthPressLeft": ShapeCurve(gain=1.5),
+    "mouthPressRight": ShapeCurve(gain=1.5),
+    "mouthStretchLeft": ShapeCurve(gain=2.0),
+    "mouthStretchRight": ShapeCurve(gain=2.0),
+    "mouthDimpleLeft": ShapeCurve(gain=2.0),
+    "mouthDimpleRight": ShapeCurve(gain=2.0),
+    "mouthUpperUpLeft": ShapeCurve(gain=1.5),
+    "mouthUpperUpRight": ShapeCurve(gain=1.5),
+    "mouthLowerDownLeft": ShapeCurve(gain=1.5),
+    "mouthLowerDownRight": ShapeCurve(gain=1.5),
+    "mouthLeft": ShapeCurve(gain=2.0),
+    "mouthRight": ShapeCurve(gain=2.0),
+    "jawLeft": ShapeCurve(gain=3.0),
+    "jawRight": ShapeCurve(gain=3.0),
+    "jawForward": ShapeCurve(gain=3.0),
+    "mouthShrugUpper": ShapeCurve(gain=1.5),
+    "mouthShrugLower": ShapeCurve(gain=1.5),
+}
+
+
+def apply_curves(
+    shapes: Mapping[str, float], curves: Mapping[str, ShapeCurve] = TASKS_CURVES, offsets: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Each channel through its curve (identity when it has none); ``offsets`` (a user's neutral
+    level per channel, from calibration) replace the curves' own offsets."""
+    out: dict[str, float] = {}
+    default = ShapeCurve()
+    for name, value in shapes.items():
+        curve = curves.get(name, default)
+        off = curve.offset if offsets is None else offsets.get(name, curve.offset)
+        if off != curve.offset:
+            curve = ShapeCurve(curve.gain / max(1e-6, 1.0 - off) if off > curve.offset else curve.gain, min(off, 0.95), curve.exponent)
+        out[name] = curve.apply(float(value))
+    return out

@@ -1,0 +1,189 @@
+"""Neutral calibration: a few seconds of a relaxed face looking at the camera -> ``FaceCalibration``.
+
+``calibrate_neutral(samples, camera)`` folds the frames: the head rotation's average becomes the
+zero of head rotation; the median of every face feature (``arkit.face_features``: brow heights,
+lip gap, mouth width and corners, iris offsets) becomes the user's neutral; each eye's median lid
+ratio becomes its open ratio (the closed ratio keeps the default closed/open proportion); the
+median of each MediaPipe blendshape becomes its resting offset. ``save_calibration`` /
+``load_calibration`` keep it as a TOML profile; a malformed file raises ``ConfigError`` naming the
+file and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from vtuber import geometry
+from vtuber.errors import ConfigError, VTuberError
+from vtuber.records import Landmarks
+from vtuber.solve.arkit import align_face, face_features, neutral_features
+from vtuber.solve.camera import CameraIntrinsics
+from vtuber.solve.eyes import DEFAULT_CLOSED_RATIO, DEFAULT_OPEN_RATIO, EyeRange, eye_openness_ratio
+from vtuber.solve.head import solve_head
+from vtuber.solve.mouth import MouthRange, mouth_open_ratio
+from vtuber.solve.rig import FaceCalibration
+
+MIN_SAMPLES = 15  # half a second at 30 fps; a few seconds is recommended
+MAX_TASKS_OFFSET = 0.5  # a "neutral" channel resting above this is an expression, not a rest level
+
+
+class CalibrationError(VTuberError):
+    """Not enough usable neutral frames."""
+
+
+def calibrate_neutral(samples: Iterable[Landmarks], camera: CameraIntrinsics) -> FaceCalibration:
+    """Fold neutral-face frames into a ``FaceCalibration`` (see the module docstring)."""
+    rotations, feats, eyes, mouths = [], [], [], []
+    tasks: dict[str, list[float]] = {}
+    previous = None
+    for lm in samples:
+        face = lm.face
+        if face is None or face.layout != "mediapipe":
+            continue
+        head = solve_head(face, lm.image_size, camera, previous)
+        if head is None:
+            continue
+        previous = head
+        rotations.append(geometry.align_hemisphere(head.rotation, rotations[0]) if rotations else head.rotation)
+        a = align_face(face.points, lm.image_size, head, camera)
+        feats.append(face_features(a))
+        eyes.append((eye_openness_ratio(a, "left"), eye_openness_ratio(a, "right")))
+        mouths.append(mouth_open_ratio(face, lm.image_size))
+        for k, v in face.blendshapes.items():
+            tasks.setdefault(k, []).append(float(v))
+    if len(rotations) < MIN_SAMPLES:
+        raise CalibrationError(
+            f"neutral calibration needs at least {MIN_SAMPLES} frames with a tracked face, got {len(rotations)}: "
+            "look at the camera with a relaxed face for a few seconds"
+        )
+    neutral_rotation = geometry.normalize(np.mean(rotations, axis=0))
+    neutral = {k: float(np.median([f[k] for f in feats])) for k in feats[0]}
+    ratios = np.median(np.array(eyes), axis=0)
+    proportion = DEFAULT_CLOSED_RATIO / DEFAULT_OPEN_RATIO
+
+    def eye(open_ratio: float) -> EyeRange:
+        return EyeRange(open_ratio=float(open_ratio), closed_ratio=float(open_ratio * proportion))
+
+    closed_mouth = float(np.median(mouths))
+    mouth = MouthRange(closed_ratio=closed_mouth, open_ratio=max(MouthRange().open_ratio, closed_mouth + 0.2))
+    offsets = {k: min(MAX_TASKS_OFFSET, float(np.median(v))) for k, v in tasks.items()}
+    return FaceCalibration(
+        neutral_rotation=neutral_rotation,
+        left_eye=eye(ratios[0]),
+        right_eye=eye(ratios[1]),
+        mouth=mouth,
+        neutral=MappingProxyType(neutral),
+        tasks_offsets=MappingProxyType(offsets),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# TOML profile
+# ---------------------------------------------------------------------------------------------
+
+
+def _fmt(v: float) -> str:
+    return repr(float(v))
+
+
+def save_calibration(calibration: FaceCalibration, path: str | Path) -> None:
+    """Write ``calibration`` as a TOML profile (``[face]`` table)."""
+    c = calibration
+    lines = [
+        "# vtuber neutral face calibration (vtuber.solve.calibration)",
+        "[face]",
+        "neutral_rotation = [" + ", ".join(_fmt(v) for v in c.neutral_rotation) + "]  # x, y, z, w (internal frame)",
+        "",
+        "[face.left_eye]",
+        f"open_ratio = {_fmt(c.left_eye.open_ratio)}",
+        f"closed_ratio = {_fmt(c.left_eye.closed_ratio)}",
+        "",
+        "[face.right_eye]",
+        f"open_ratio = {_fmt(c.right_eye.open_ratio)}",
+        f"closed_ratio = {_fmt(c.right_eye.closed_ratio)}",
+        "",
+        "[face.mouth]",
+        f"closed_ratio = {_fmt(c.mouth.closed_ratio)}",
+        f"open_ratio = {_fmt(c.mouth.open_ratio)}",
+        "",
+        "[face.neutral]",
+        *(f"{k} = {_fmt(v)}" for k, v in sorted(c.neutral.items())),
+        "",
+        "[face.tasks_offsets]",
+        *(f"{k} = {_fmt(v)}" for k, v in sorted(c.tasks_offsets.items())),
+        "",
+    ]
+    Path(path).write_text("\n".join(lines), encoding="utf-8")
+
+
+def load_calibration(path: str | Path) -> FaceCalibration:
+    """Read a profile written by ``save_calibration``; ``ConfigError`` names the file and field."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read calibration profile ({exc})") from exc
+    face = data.get("face")
+    if not isinstance(face, dict):
+        raise ConfigError(f"{path}: field 'face' must be a table")
+
+    def number(value: Any, field: str, low: float = -math.inf, high: float = math.inf) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+            raise ConfigError(f"{path}: field '{field}' must be a number in [{low}, {high}], got {value!r}")
+        return float(value)
+
+    rot = face.get("neutral_rotation", [0.0, 0.0, 0.0, 1.0])
+    if not isinstance(rot, list) or len(rot) != 4:
+        raise ConfigError(f"{path}: field 'face.neutral_rotation' must be 4 numbers [x, y, z, w]")
+    q = np.array([number(v, "face.neutral_rotation", -1.0, 1.0) for v in rot])
+    if abs(float(np.linalg.norm(q)) - 1.0) > 1e-3:
+        raise ConfigError(f"{path}: field 'face.neutral_rotation' must be a unit quaternion")
+
+    def table(name: str) -> dict[str, Any]:
+        t = face.get(name, {})
+        if not isinstance(t, dict):
+            raise ConfigError(f"{path}: field 'face.{name}' must be a table")
+        return t
+
+    def eye(name: str) -> EyeRange:
+        t = table(name)
+        default = EyeRange()
+        o = number(t.get("open_ratio", default.open_ratio), f"face.{name}.open_ratio", 0.0, 2.0)
+        c = number(t.get("closed_ratio", default.closed_ratio), f"face.{name}.closed_ratio", 0.0, 2.0)
+        if not o > c:
+            raise ConfigError(f"{path}: field 'face.{name}.open_ratio' must be greater than closed_ratio")
+        return EyeRange(o, c)
+
+    m = table("mouth")
+    mc = number(m.get("closed_ratio", MouthRange().closed_ratio), "face.mouth.closed_ratio", 0.0, 2.0)
+    mo = number(m.get("open_ratio", MouthRange().open_ratio), "face.mouth.open_ratio", 0.0, 5.0)
+    if not mo > mc:
+        raise ConfigError(f"{path}: field 'face.mouth.open_ratio' must be greater than closed_ratio")
+    known = neutral_features().keys()
+    neutral = {}
+    for k, v in table("neutral").items():
+        if k not in known:
+            raise ConfigError(f"{path}: field 'face.neutral.{k}' is not a known face feature")
+        neutral[k] = number(v, f"face.neutral.{k}", -50.0, 50.0)
+    offsets = {k: number(v, f"face.tasks_offsets.{k}", 0.0, MAX_TASKS_OFFSET) for k, v in table("tasks_offsets").items()}
+    return FaceCalibration(
+        neutral_rotation=q / np.linalg.norm(q),
+        left_eye=eye("left_eye"),
+        right_eye=eye("right_eye"),
+        mouth=MouthRange(mc, mo),
+        neutral=MappingProxyType(neutral),
+        tasks_offsets=MappingProxyType(offsets),
+    )
+
+
+def describe(calibration: FaceCalibration) -> Mapping[str, float]:
+    """A few headline numbers of a calibration (for logs)."""
+    y, p, r = (math.degrees(a) for a in geometry.to_yaw_pitch_roll(calibration.neutral_rotation))
+    return {"yaw_deg": y, "pitch_deg": p, "roll_deg": r, "left_open": calibration.left_eye.open_ratio, "right_open": calibration.right_eye.open_ratio}

@@ -1,0 +1,93 @@
+"""Gaze per eye from the iris, independent of head rotation.
+
+The iris centre (468 subject's right, 473 left) is measured in ``vtuber.solve.arkit.align_face``'s
+canonical face frame, relative to the midpoint of the eye's corners and in units of the eye's
+width (features ``iris_x_L``...), so head rotation, distance and face size drop out. Minus the
+user's neutral offset (calibration), the offset is the iris moving on an eyeball of radius
+``EYEBALL_RADIUS_FRACTION`` eye widths: ``yaw = asin(dx / r)``, ``pitch = -asin(dy / r)``.
+
+Angles follow the head's convention (``geometry.from_yaw_pitch_roll``): positive yaw looks toward
+the subject's left (+X), positive pitch looks down. Outputs: ``LeftEye``/``RightEye`` bone
+rotations (internal frame, local to the Head; ``conventions.eye_rotation_from_gaze``) and ARKit
+``eyeLook{In,Out,Up,Down}{Left,Right}``. When an eye is closed its gaze is unobservable: it takes
+the other eye's gaze (both eyes move together), or holds neutral when both are closed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+from vtuber.conventions import eye_rotation_from_gaze
+from vtuber.records import Quaternion
+
+EYEBALL_RADIUS_FRACTION = 1.2 / 2.6  # eyeball radius 12 mm over a 26 mm corner-to-corner width
+LOOK_RANGE_DEG = {"in": 25.0, "out": 30.0, "up": 20.0, "down": 25.0}  # ARKit eyeLook* = 1 here
+MAX_GAZE_DEG = 40.0
+CLOSED_BLINK = 0.6  # above this blink weight the iris is covered: its gaze is not trusted
+
+
+@dataclass(frozen=True, slots=True)
+class EyeGaze:
+    """One eye's gaze in degrees (positive yaw toward the subject's left, positive pitch down)."""
+
+    yaw_deg: float
+    pitch_deg: float
+
+    def rotation(self) -> Quaternion:
+        return eye_rotation_from_gaze(math.radians(self.yaw_deg), math.radians(self.pitch_deg))
+
+
+def _angle(offset: float) -> float:
+    s = offset / EYEBALL_RADIUS_FRACTION
+    s = max(-1.0, min(1.0, s))
+    return max(-MAX_GAZE_DEG, min(MAX_GAZE_DEG, math.degrees(math.asin(s))))
+
+
+def eye_gaze(features: Mapping[str, float], neutral: Mapping[str, float], side: str) -> EyeGaze | None:
+    """Gaze of one eye (``side`` ``"L"``/``"R"``), or None without iris landmarks."""
+    kx, ky = f"iris_x_{side}", f"iris_y_{side}"
+    if kx not in features:
+        return None
+    dx = features[kx] - neutral.get(kx, 0.0)
+    dy = features[ky] - neutral.get(ky, 0.0)
+    return EyeGaze(_angle(dx), -_angle(dy))
+
+
+def look_weights(gaze: EyeGaze, side: str) -> dict[str, float]:
+    """ARKit eyeLook* of one eye. For the left eye, looking toward the subject's left is "out"."""
+    name = "Left" if side == "L" else "Right"
+    toward_left = gaze.yaw_deg
+    outward = toward_left if side == "L" else -toward_left
+    r = LOOK_RANGE_DEG
+
+    def unit(x: float) -> float:
+        return 0.0 if x <= 0.0 else (1.0 if x >= 1.0 else x)
+
+    return {
+        f"eyeLookOut{name}": unit(outward / r["out"]),
+        f"eyeLookIn{name}": unit(-outward / r["in"]),
+        f"eyeLookUp{name}": unit(-gaze.pitch_deg / r["up"]),
+        f"eyeLookDown{name}": unit(gaze.pitch_deg / r["down"]),
+    }
+
+
+def solve_gaze(
+    features: Mapping[str, float], neutral: Mapping[str, float], blinks: Mapping[str, float]
+) -> tuple[dict[str, float], dict[str, Quaternion]]:
+    """(eyeLook* weights, {"LeftEye", "RightEye"} rotations); empty without iris landmarks."""
+    left = eye_gaze(features, neutral, "L")
+    right = eye_gaze(features, neutral, "R")
+    if left is None or right is None:
+        return {}, {}
+    left_closed = blinks.get("eyeBlinkLeft", 0.0) > CLOSED_BLINK
+    right_closed = blinks.get("eyeBlinkRight", 0.0) > CLOSED_BLINK
+    if left_closed and right_closed:
+        left = right = EyeGaze(0.0, 0.0)
+    elif left_closed:
+        left = right
+    elif right_closed:
+        right = left
+    shapes = {**look_weights(left, "L"), **look_weights(right, "R")}
+    return shapes, {"LeftEye": left.rotation(), "RightEye": right.rotation()}
