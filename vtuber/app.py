@@ -16,11 +16,15 @@ from typing import Callable
 from vtuber.capture.base import FrameSource
 from vtuber.capture.open import open_source
 from vtuber.config import EngineConfig, parse_host_port
+from vtuber.errors import ConfigError
 from vtuber.engine import Engine, FrameCallback, RunSummary
 from vtuber.records import AvatarPose, Frame, Landmarks, Rig
 from vtuber.retarget.profile import load_profile
 from vtuber.send.base import Sender
 from vtuber.smooth import RigSmoother, get_preset
+from vtuber.solve.body import relaxed_rest
+from vtuber.solve.camera import CameraIntrinsics
+from vtuber.solve.rig import FaceCalibration
 from vtuber.track.base import Tracker
 
 logger = logging.getLogger(__name__)
@@ -59,11 +63,32 @@ def build_senders(config: EngineConfig, stack: ExitStack, profile_name: str) -> 
     """The network outputs the config enables, opened and registered for closing."""
     senders: list[Sender] = []
     if config.vmc.enabled and config.vmc.targets:
-        from vtuber.send.udp import VmcSender
+        from vtuber.send.vmc_presets import PresetVmcSender
 
         targets = [parse_host_port(t, "--vmc") for t in config.vmc.targets]
-        senders.append(stack.enter_context(VmcSender(targets)))
-        logger.info("sending VMC to %s", ", ".join(config.vmc.targets))
+        vmc = PresetVmcSender(targets, preset=config.vmc.preset, max_rate_hz=config.vmc.max_rate_hz)
+        senders.append(stack.enter_context(vmc))
+        logger.info("sending VMC (%s preset) to %s", config.vmc.preset, ", ".join(config.vmc.targets))
+    if config.vts.enabled:
+        from vtuber.send.vts import VtsPlugin
+
+        vts = VtsPlugin(config.vts.url, token_path=config.vts.token_path or None)
+        stack.callback(vts.close)
+        senders.append(vts)
+        logger.info("VTube Studio plugin: connecting to %s (allow the plugin in VTube Studio)", config.vts.url)
+    if config.ifacialmocap.enabled:
+        from vtuber.send.ifacialmocap import IFacialMocapSender
+
+        targets = [parse_host_port(t, "[ifacialmocap] targets") for t in config.ifacialmocap.targets]
+        senders.append(stack.enter_context(IFacialMocapSender(targets)))
+        logger.info("sending iFacialMocap to %s", ", ".join(config.ifacialmocap.targets))
+    if config.osc.enabled:
+        from vtuber.send.osc_map import OscMapSender
+
+        targets = [parse_host_port(t, "[osc] targets") for t in config.osc.targets] or None
+        osc = OscMapSender(config.osc.map, targets)
+        senders.append(stack.enter_context(osc))
+        logger.info("sending OSC with the map %s", config.osc.map)
     if config.websocket.enabled:
         from vtuber.send.websocket import WebSocketServer
 
@@ -147,6 +172,37 @@ def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack)
     return on_frame
 
 
+def load_face_calibration(config: EngineConfig) -> FaceCalibration:
+    """The user's neutral face profile, or defaults (a broken profile is one warning line)."""
+    from vtuber.calibrate import store
+    from vtuber.solve.calibration import load_calibration
+
+    root = config.user.calibration_dir
+    name = config.user.profile or store.selected("user", root)
+    if not name:
+        return FaceCalibration()
+    try:
+        calibration = load_calibration(store.resolve("user", name, root))
+    except ConfigError as exc:
+        logger.warning("%s; using the default face calibration", exc)
+        return FaceCalibration()
+    logger.info("user profile: %s", name)
+    return calibration
+
+
+def camera_resolver(config: EngineConfig) -> Callable[[tuple[int, int]], CameraIntrinsics | None]:
+    """Loads the camera profile for the stream's size on the first frame."""
+    from vtuber.calibrate import store
+
+    def resolve(size: tuple[int, int]) -> CameraIntrinsics | None:
+        camera = store.load_camera_or_default(config.camera.profile or None, size, config.user.calibration_dir)
+        if camera is not None:
+            logger.info("camera profile: fx %.1f fy %.1f px at %dx%d", camera.fx, camera.fy, *size)
+        return camera
+
+    return resolve
+
+
 def run_engine(
     config: EngineConfig,
     *,
@@ -173,10 +229,12 @@ def run_engine(
         engine = Engine(
             source=source,
             tracker=tracker,
-            smoother=RigSmoother(get_preset(config.smoothing.preset)),
+            smoother=RigSmoother(get_preset(config.smoothing.preset), rest=relaxed_rest()),
             profile=profile,
             senders=senders,
             fov_deg=config.camera.horizontal_fov_deg,
+            camera_resolver=camera_resolver(config),
+            calibration=load_face_calibration(config),
             mirror=config.avatar.mirror,
             pace=config.source.pace,
             on_frame=on_frame,

@@ -49,6 +49,11 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--config", metavar="FILE", help="TOML settings file (flags override it)")
     p.add_argument("--vmc", metavar="HOST:PORT", action="append", help="VMC receiver (repeatable; default 127.0.0.1:39539)")
     p.add_argument("--no-vmc", action="store_true", help="do not send VMC")
+    p.add_argument("--vmc-preset", choices=("generic", "vseeface", "warudo", "vnyan", "vmagicmirror", "evmc4u"),
+                   help="VMC receiver quirks (default generic)")
+    p.add_argument("--vts", action="store_true", help="drive VTube Studio as a plugin (ws://localhost:8001)")
+    p.add_argument("--ifacialmocap", metavar="HOST:PORT", action="append", help="send the iFacialMocap stream")
+    p.add_argument("--osc-map", metavar="FILE.toml", help="send OSC through this address map (e.g. avatars/osc_vrchat.toml)")
     p.add_argument("--ws", metavar="HOST:PORT", help="WebSocket server address (default 127.0.0.1:8765)")
     p.add_argument("--no-ws", action="store_true", help="do not run the WebSocket server")
     p.add_argument("--ws-token", metavar="TOKEN", help="access token WebSocket clients must send (?token=)")
@@ -62,6 +67,8 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--mirror", action="store_true", help="selfie view: the avatar moves like your mirror image")
     p.add_argument("--smoothing", choices=("responsive", "balanced", "smooth", "none"), help="default balanced")
     p.add_argument("--fov", type=float, metavar="DEG", help="camera horizontal field of view for head pose (default 60)")
+    p.add_argument("--camera-profile", metavar="NAME|FILE", help="calibrated camera (vtuber calibrate camera)")
+    p.add_argument("--user-profile", metavar="NAME|FILE", help="your neutral face (vtuber calibrate face)")
     p.add_argument("--no-pace", action="store_true", help="process recorded sources as fast as possible")
     p.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
@@ -72,7 +79,7 @@ def _run_parser(sub: Any) -> None:
     p.set_defaults(handler=cmd_run)
 
 
-COMMAND_MODULES: tuple[str, ...] = ("record", "listen", "bench")
+COMMAND_MODULES: tuple[str, ...] = ("record", "listen", "bench", "calibrate")
 """Modules under vtuber.commands whose ``register(sub)`` adds a sub-command."""
 
 
@@ -108,10 +115,21 @@ def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         put("avatar", "mirror", True)
     put("smoothing", "preset", args.smoothing)
     put("camera", "horizontal_fov_deg", args.fov)
+    put("camera", "profile", args.camera_profile)
+    put("user", "profile", args.user_profile)
     if args.vmc:
         put("vmc", "targets", list(args.vmc))
     if args.no_vmc:
         put("vmc", "enabled", False)
+    put("vmc", "preset", args.vmc_preset)
+    if args.vts:
+        put("vts", "enabled", True)
+    if args.ifacialmocap:
+        put("ifacialmocap", "enabled", True)
+        put("ifacialmocap", "targets", list(args.ifacialmocap))
+    if args.osc_map:
+        put("osc", "enabled", True)
+        put("osc", "map", args.osc_map)
     if args.ws:
         host, port = parse_host_port(args.ws, "--ws")
         put("websocket", "host", host)

@@ -59,6 +59,18 @@ class TrackConfig:
 class CameraConfig:
     horizontal_fov_deg: float = 60.0
     """Field of view used for PnP when no calibrated camera profile is given, degrees."""
+    profile: str = ""
+    """Camera profile from ``vtuber calibrate camera`` (a name in calibration/cameras/ or a
+    .toml path); empty: the selected profile, else the field-of-view default."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserConfig:
+    profile: str = ""
+    """User profile from ``vtuber calibrate face`` (neutral head, eye and mouth ranges); a name in
+    calibration/users/ or a .toml path; empty: the selected profile, else defaults."""
+    calibration_dir: str = "calibration"
+    """Folder holding cameras/, users/ and selected.toml."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +92,36 @@ class VmcConfig:
     enabled: bool = True
     targets: tuple[str, ...] = ("127.0.0.1:39539",)
     """``HOST:PORT`` of each VMC receiver (Marionette); VMC's standard port is 39539."""
+    preset: str = "generic"
+    """Receiver quirks: generic, vseeface, warudo, vnyan, vmagicmirror, evmc4u (docs/receivers.md)."""
+    max_rate_hz: float = 60.0
+    """Send at most this many frames a second (0: every frame); receivers render at 60 Hz."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VtsConfig:
+    enabled: bool = False
+    """Drive VTube Studio through its public API as a plugin (VTS asks once to allow it)."""
+    url: str = "ws://localhost:8001"
+    token_path: str = ""
+    """Where the VTS token is kept (empty: ~/.config/vtuber/vts_token.json)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IFacialMocapConfig:
+    enabled: bool = False
+    """Send the iFacialMocap UDP stream (52 ARKit values + head/eyes) that VSeeFace, Warudo and
+    VNyan's iFacialMocap receivers take."""
+    targets: tuple[str, ...] = ("127.0.0.1:49983",)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OscConfig:
+    enabled: bool = False
+    """Send OSC through a user-editable address map (e.g. VRChat /avatar/parameters/...)."""
+    map: str = "avatars/osc_vrchat.toml"
+    targets: tuple[str, ...] = ()
+    """``HOST:PORT`` list; empty: the map's own host and port."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,11 +171,15 @@ class EngineConfig:
     source: SourceConfig = field(default_factory=SourceConfig)
     track: TrackConfig = field(default_factory=TrackConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
+    user: UserConfig = field(default_factory=UserConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     avatar: AvatarConfig = field(default_factory=AvatarConfig)
     vmc: VmcConfig = field(default_factory=VmcConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
     page: PageConfig = field(default_factory=PageConfig)
+    vts: VtsConfig = field(default_factory=VtsConfig)
+    ifacialmocap: IFacialMocapConfig = field(default_factory=IFacialMocapConfig)
+    osc: OscConfig = field(default_factory=OscConfig)
     run: RunConfig = field(default_factory=RunConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
 
@@ -158,8 +204,11 @@ def validate(config: EngineConfig, origin: str = "config") -> None:
         port = getattr(config, section).port
         if not 1 <= port <= 65535:
             raise ConfigError(f"{origin}: [{section}] port must be 1-65535, got {port}")
-    for target in config.vmc.targets:
-        parse_host_port(target, f"{origin}: [vmc] targets")
+    for section in ("vmc", "ifacialmocap", "osc"):
+        for target in getattr(config, section).targets:
+            parse_host_port(target, f"{origin}: [{section}] targets")
+    if config.vmc.max_rate_hz < 0:
+        raise ConfigError(f"{origin}: [vmc] max_rate_hz must be >= 0, got {config.vmc.max_rate_hz}")
     if config.camera.horizontal_fov_deg <= 1 or config.camera.horizontal_fov_deg >= 179:
         raise ConfigError(f"{origin}: [camera] horizontal_fov_deg must be between 1 and 179")
 

@@ -18,11 +18,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from vtuber.capture.base import FrameSource
 from vtuber.capture.latest import GrabbedFrame, LatestFrameGrabber
-from vtuber.records import AvatarPose, Frame, HeadPose, Landmarks, Rig
+from vtuber.records import AvatarPose, Frame, HeadPose, Landmarks, Quaternion, Rig
 from vtuber.retarget.profile import AvatarProfile
 from vtuber.retarget.retarget import retarget
 from vtuber.send.base import Sender
@@ -66,6 +66,8 @@ class Engine:
         profile: the avatar's blendshape vocabulary.
         senders: outputs; each gets every frame's AvatarPose.
         camera: intrinsics for PnP, or None for the field-of-view default at ``fov_deg``.
+        camera_resolver: called once with the first frame's (width, height) when ``camera`` is
+            None, to load a calibrated profile for that size (None: use the default).
         calibration: the user's neutral face.
         mirror: selfie view.
         pace: play recorded sources at their own rate (live sources are never paced).
@@ -81,6 +83,7 @@ class Engine:
         profile: AvatarProfile,
         senders: Sequence[Sender] = (),
         camera: CameraIntrinsics | None = None,
+        camera_resolver: Callable[[tuple[int, int]], CameraIntrinsics | None] | None = None,
         fov_deg: float = 60.0,
         calibration: FaceCalibration = FaceCalibration(),
         mirror: bool = False,
@@ -93,6 +96,7 @@ class Engine:
         self.profile = profile
         self.senders = list(senders)
         self.camera = camera
+        self.camera_resolver = camera_resolver
         self.fov_deg = fov_deg
         self.calibration = calibration
         self.mirror = mirror
@@ -101,6 +105,7 @@ class Engine:
         self.telemetry = Telemetry()
         self.face_state = "searching"
         self._previous_head: HeadPose | None = None
+        self._previous_bones: Mapping[str, Quaternion] | None = None
         self._stop = threading.Event()
         self._clock_origin = time.monotonic()
         self._failing_stage: str | None = None
@@ -200,9 +205,12 @@ class Engine:
         return result
 
     def _solve(self, landmarks: Landmarks) -> Rig:
-        camera = self.camera or CameraIntrinsics.from_fov(*landmarks.image_size, self.fov_deg)
-        rig = solve_rig(landmarks, camera, self.calibration, self._previous_head)
+        if self.camera is None:
+            resolved = self.camera_resolver(landmarks.image_size) if self.camera_resolver else None
+            self.camera = resolved or CameraIntrinsics.from_fov(*landmarks.image_size, self.fov_deg)
+        rig = solve_rig(landmarks, self.camera, self.calibration, self._previous_head, self._previous_bones)
         self._previous_head = rig.head
+        self._previous_bones = rig.bones
         return rig
 
     def _send(self, pose: AvatarPose) -> None:

@@ -3,6 +3,7 @@
 ```
 VTuberError                 anything the engine raises on purpose
 ├── ConfigError             a malformed config file, flag or profile (names the file and field)
+├── CalibrationError        a calibration that cannot be computed (too few views or frames)
 ├── SourceError             a camera, video file or folder that cannot deliver frames
 ├── TrackerError            a tracker that cannot start (missing model, bad model file)
 ├── ProtocolError           a peer sent something the protocol does not allow
@@ -23,6 +24,10 @@ class VTuberError(Exception):
 
 class ConfigError(VTuberError):
     """A malformed or inconsistent setting."""
+
+
+class CalibrationError(VTuberError):
+    """A calibration capture that cannot produce a result (too few usable views or frames)."""
 
 
 class SourceError(VTuberError):

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from vtuber import geometry
-from vtuber.errors import ConfigError, VTuberError
+from vtuber.errors import CalibrationError, ConfigError
 from vtuber.records import Landmarks
 from vtuber.solve.arkit import align_face, face_features, neutral_features
 from vtuber.solve.camera import CameraIntrinsics
@@ -30,10 +30,6 @@ from vtuber.solve.rig import FaceCalibration
 
 MIN_SAMPLES = 15  # half a second at 30 fps; a few seconds is recommended
 MAX_TASKS_OFFSET = 0.5  # a "neutral" channel resting above this is an expression, not a rest level
-
-
-class CalibrationError(VTuberError):
-    """Not enough usable neutral frames."""
 
 
 def calibrate_neutral(samples: Iterable[Landmarks], camera: CameraIntrinsics) -> FaceCalibration:

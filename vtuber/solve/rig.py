@@ -30,6 +30,7 @@ import numpy as np
 from vtuber import geometry
 from vtuber.records import HeadPose, Landmarks, Quaternion, Rig
 from vtuber.solve.arkit import TASKS_CURVES, align_face, apply_curves, face_features, geometric_shapes, neutral_features
+from vtuber.solve.body import head_relative_to_torso, solve_body
 from vtuber.solve.camera import CameraIntrinsics
 from vtuber.solve.eyes import EyeRange, blink_weight, eye_openness_ratio, wide_weight
 from vtuber.solve.gaze import solve_gaze
@@ -133,6 +134,7 @@ def solve_rig(
     camera: CameraIntrinsics,
     calibration: FaceCalibration = FaceCalibration(),
     previous_head: HeadPose | None = None,
+    previous_bones: Mapping[str, Quaternion] | None = None,
 ) -> Rig:
     """Solve one frame.
 
@@ -142,6 +144,8 @@ def solve_rig(
         calibration: the user's neutral face.
         previous_head: the previous frame's unsmoothed ``Rig.head`` (relative to neutral, as
             this function returns it), to seed PnP.
+        previous_bones: the previous frame's unsmoothed ``Rig.bones``, to keep arm twists that
+            a straight arm or a lost hand cannot show.
     """
     blendshapes: dict[str, float] = {}
     bones: dict[str, Quaternion] = {}
@@ -158,16 +162,24 @@ def solve_rig(
             )
             blendshapes.update(shapes)
             bones.update(eye_bones)
+    body = None
+    if landmarks.pose is not None or landmarks.left_hand is not None or landmarks.right_hand is not None:
+        body = solve_body(landmarks, previous=previous_bones)
+        bones.update(body.bones)
     if head is not None:
         relative = geometry.multiply(geometry.conjugate(calibration.neutral_rotation), head.rotation)
         head = HeadPose(relative, head.position, head.reprojection_error_px)
-        bones.update(split_neck_head(relative))
+        # The neck carries the head relative to the chest: take the torso's own turn out first.
+        neck_head = head_relative_to_torso(relative, body) if body is not None else relative
+        bones.update(split_neck_head(neck_head))
     tracked = {
         "face": head is not None,
         "pose": landmarks.pose is not None,
         "left_hand": landmarks.left_hand is not None,
         "right_hand": landmarks.right_hand is not None,
     }
+    if body is not None:
+        tracked.update(body.tracked)
     return Rig(
         t=landmarks.t,
         index=landmarks.index,

@@ -1,0 +1,120 @@
+"""``vtuber calibrate``: print a board, calibrate from an image folder and a video of rendered
+boards, manage profiles; errors are one line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from tests.conftest import ROOT
+from vtuber import cli
+from vtuber.calibrate import store
+from vtuber.calibrate.synthetic import EXAMPLE_CAMERA, synthetic_views
+from vtuber.commands import calibrate as calibrate_command
+from vtuber.errors import VTuberError
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    """The sub-command as ``vtuber.cli.main`` runs it (VTuberError -> one line, status 2)."""
+    parser = argparse.ArgumentParser(prog="vtuber")
+    calibrate_command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    try:
+        code = int(args.handler(args))
+    except VTuberError as exc:
+        sys.stderr.write(f"vtuber: error: {exc}\n")
+        code = 2
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("shots")
+    for k, view in enumerate(synthetic_views(EXAMPLE_CAMERA, count=14, seed=4)):
+        cv2.imwrite(str(folder / f"shot{k:02d}.png"), view.image)
+    return folder
+
+
+def test_board_out_writes_png_and_pdf(tmp_path, capsys) -> None:
+    for name in ("board.png", "board.pdf"):
+        code, _, err = run(["calibrate", "camera", "--board-out", str(tmp_path / name)], capsys)
+        assert code == 0 and (tmp_path / name).stat().st_size > 10_000
+        assert "8x6 squares of 28 mm" in err and "100 %" in err
+    code, _, err = run(["calibrate", "camera", "--board", "checkerboard", "--board-out", str(tmp_path / "c.png")], capsys)
+    assert code == 0 and "checkerboard 10x7 squares of 24 mm" in err
+
+
+def test_calibrate_from_a_folder_saves_a_usable_profile(tmp_path, shots, capsys) -> None:
+    root = tmp_path / "calibration"
+    code, _, err = run(
+        ["calibrate", "camera", "--source", str(shots), "--name", "synth", "--select", "--calibration-dir", str(root)], capsys
+    )
+    assert code == 0, err
+    assert "view 14/25" in err and "coverage 12/12 cells" in err
+    assert "RMS reprojection error" in err and "saved" in err
+    found = store.load_camera_profile("synth", root=root)
+    for a, b in [(found.fx, EXAMPLE_CAMERA.fx), (found.fy, EXAMPLE_CAMERA.fy), (found.cx, EXAMPLE_CAMERA.cx), (found.cy, EXAMPLE_CAMERA.cy)]:
+        assert abs(a - b) / b < 0.015  # 14 views only
+    assert store.selected("camera", root) == "synth"
+
+    code, out, _ = run(["calibrate", "profiles", "--calibration-dir", str(root), "list"], capsys)
+    assert code == 0 and out.startswith("* camera synth") and "640x480" in out
+    code, _, _ = run(["calibrate", "profiles", "--calibration-dir", str(root), "select", "camera", "--none"], capsys)
+    assert code == 0 and store.selected("camera", root) is None
+    code, _, err = run(["calibrate", "profiles", "--calibration-dir", str(root), "delete", "camera", "synth"], capsys)
+    assert code == 0 and "deleted" in err and store.list_profiles("camera", root) == []
+
+
+def test_calibrate_from_a_video(tmp_path, shots, capsys) -> None:
+    video = tmp_path / "board.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    for path in sorted(shots.iterdir()):
+        image = cv2.imread(str(path))
+        for _ in range(3):  # a still board for a few frames: one view, not three
+            writer.write(image)
+    writer.release()
+    code, _, err = run(["calibrate", "camera", "--source", str(video), "--name", "vid", "--calibration-dir", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert "read 42 frames; board found in 42; 14 distinct views" in err
+
+
+def test_errors_are_one_line(tmp_path, capsys) -> None:
+    cases = [
+        (["calibrate", "camera"], "needs --board-out"),
+        (["calibrate", "camera", "--source", str(tmp_path)], "needs --name"),
+        (["calibrate", "camera", "--source", str(tmp_path), "--name", "x"], "no images"),
+        (["calibrate", "camera", "--board-out", str(tmp_path / "b.jpg")], "must end in .png or .pdf"),
+        (["calibrate", "camera", "--board-out", str(tmp_path / "b.png"), "--squares", "14x10"], "markers"),
+        (["calibrate", "profiles", "--calibration-dir", str(tmp_path), "select", "camera", "nope"], "camera profile not found"),
+        (["calibrate", "profiles", "--calibration-dir", str(tmp_path), "delete", "user", "nope"], "no user profile named"),
+    ]
+    for argv, expected in cases:
+        code, _, err = run(argv, capsys)
+        assert code == 2 and expected in err, (argv, err)
+        assert err.count("\n") == 1 and err.startswith("vtuber: error: ")
+
+
+def test_too_few_views_explains_what_to_do(tmp_path, shots, capsys) -> None:
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for path in sorted(shots.iterdir())[:3]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    code, _, err = run(["calibrate", "camera", "--source", str(folder), "--name", "few", "--calibration-dir", str(tmp_path)], capsys)
+    assert code == 2 and "only 3 distinct views" in err.splitlines()[-1]
+
+
+@pytest.mark.skipif("calibrate" not in cli.COMMAND_MODULES, reason="vtuber.cli does not list the calibrate command yet")
+def test_installed_in_the_main_cli(tmp_path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "vtuber", "calibrate", "profiles", "--calibration-dir", str(tmp_path), "list"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )
+    assert done.returncode == 0 and "no profiles" in done.stdout
