@@ -20,7 +20,9 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "$DEV" = 1 ]; then
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  .venv/bin/python -m pip install --quiet -e ".[dev,fan]"
+  # face-alignment declares opencv-python; --no-deps keeps mediapipe's opencv-contrib-python alone.
+  .venv/bin/python -m pip install --quiet --no-deps "face-alignment==1.5.0"
 else
   .venv/bin/python -m pip install --quiet -e .
 fi

@@ -128,6 +128,15 @@ def start_page(config: EngineConfig, stack: ExitStack, ws_url: str) -> None:
 
 
 def build_tracker(config: EngineConfig, models_dir_env: str | None) -> Tracker:
+    """The configured tracker; 68-point back ends are imported only when chosen."""
+    if config.track.backend == "dlib":
+        from vtuber.track.dlib_adapter import DlibTracker
+
+        return DlibTracker()
+    if config.track.backend == "fan":
+        from vtuber.track.fan_adapter import FanTracker
+
+        return FanTracker(device=config.track.device)  # type: ignore[arg-type]
     from vtuber.track.mediapipe_adapter import MediaPipeTracker
 
     return MediaPipeTracker(

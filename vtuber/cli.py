@@ -61,6 +61,7 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--no-page", action="store_true", help="do not serve the browser-source page")
     p.add_argument("--avatar", metavar="FILE.vrm", help="VRM model for the page (default: the built-in avatar)")
     p.add_argument("--mode", choices=("face", "face_hands", "upper_body"), help="what to track (default face)")
+    p.add_argument("--tracker", choices=("mediapipe", "dlib", "fan"), help="landmark back end (default mediapipe)")
     p.add_argument("--face-backend", choices=("auto", "mesh", "tasks"), help="face tracker (default auto)")
     p.add_argument("--models-dir", metavar="DIR", help="folder with face_landmarker.task / hand_landmarker.task")
     p.add_argument("--profile", metavar="NAME|FILE", help="avatar blendshape names: vrm0 (default), vrm1, perfect_sync")
@@ -108,6 +109,7 @@ def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if args.no_pace:
         put("source", "pace", False)
     put("track", "mode", args.mode)
+    put("track", "backend", args.tracker)
     put("track", "face_backend", args.face_backend)
     put("track", "models_dir", args.models_dir)
     put("avatar", "profile", args.profile)

@@ -45,6 +45,12 @@ class SourceConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrackConfig:
+    backend: str = "mediapipe"
+    """``mediapipe`` (478 points, hands, body), ``dlib`` (68 points, face only, offline model
+    from face-recognition-models) or ``fan`` (face-alignment 68 points; ``pip install
+    'vtuber[fan]'`` and its weights)."""
+    device: str = "cpu"
+    """``fan`` only: ``cpu``, ``cuda`` or ``mps``."""
     mode: str = "face"
     """``face`` (fastest), ``face_hands`` or ``upper_body``."""
     face_backend: str = "auto"
@@ -188,6 +194,7 @@ class EngineConfig:
 
 
 _CHOICES = {
+    ("track", "backend"): ("mediapipe", "dlib", "fan"),
     ("track", "mode"): ("face", "face_hands", "upper_body"),
     ("track", "face_backend"): ("auto", "mesh", "tasks"),
     ("smoothing", "preset"): ("responsive", "balanced", "smooth", "none"),
@@ -209,6 +216,8 @@ def validate(config: EngineConfig, origin: str = "config") -> None:
             parse_host_port(target, f"{origin}: [{section}] targets")
     if config.vmc.max_rate_hz < 0:
         raise ConfigError(f"{origin}: [vmc] max_rate_hz must be >= 0, got {config.vmc.max_rate_hz}")
+    if config.track.backend != "mediapipe" and config.track.mode != "face":
+        raise ConfigError(f"{origin}: [track] backend {config.track.backend} tracks the face only; use mode = \"face\"")
     if config.camera.horizontal_fov_deg <= 1 or config.camera.horizontal_fov_deg >= 179:
         raise ConfigError(f"{origin}: [camera] horizontal_fov_deg must be between 1 and 179")
 

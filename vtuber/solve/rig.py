@@ -32,6 +32,7 @@ from vtuber.records import HeadPose, Landmarks, Quaternion, Rig
 from vtuber.solve.arkit import TASKS_CURVES, align_face, apply_curves, face_features, geometric_shapes, neutral_features
 from vtuber.solve.body import head_relative_to_torso, solve_body
 from vtuber.solve.camera import CameraIntrinsics
+from vtuber.solve.face68 import solve_face68
 from vtuber.solve.eyes import EyeRange, blink_weight, eye_openness_ratio, wide_weight
 from vtuber.solve.gaze import solve_gaze
 from vtuber.solve.head import solve_head
@@ -151,10 +152,14 @@ def solve_rig(
     bones: dict[str, Quaternion] = {}
     head = None
     face = landmarks.face
-    if face is not None and face.layout == "mediapipe":
-        seed = None
-        if previous_head is not None:  # back to the camera-relative pose PnP works in
-            seed = HeadPose(geometry.multiply(calibration.neutral_rotation, previous_head.rotation), previous_head.position)
+    seed = None
+    if previous_head is not None:  # back to the camera-relative pose PnP works in
+        seed = HeadPose(geometry.multiply(calibration.neutral_rotation, previous_head.rotation), previous_head.position)
+    if face is not None and face.layout == "ibug68":  # dlib / FAN: head, blinks and mouth only
+        head, shapes68 = solve_face68(face, landmarks.image_size, camera, seed)
+        if head is not None:
+            blendshapes.update(shapes68)
+    elif face is not None and face.layout == "mediapipe":
         head = solve_head(face, landmarks.image_size, camera, seed)
         if head is not None:
             shapes, eye_bones = solve_face_shapes(
