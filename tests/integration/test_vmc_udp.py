@@ -26,12 +26,12 @@ WAIT_S = 5.0
 class Receiver:
     """A python-osc UDP server on an ephemeral port that records every message."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.messages: list[tuple[str, list]] = []
         self._lock = threading.Lock()
         dispatcher = Dispatcher()
         dispatcher.set_default_handler(self._on_message)
-        self.server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        self.server = ThreadingOSCUDPServer(("127.0.0.1", port), dispatcher)
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -130,6 +130,31 @@ def test_failing_target_warns_once_and_never_raises(
             receiver.wait_for(vmc.ADDRESS_TIME, 5)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "255.255.255.255:39539" in warnings[0].getMessage()
+
+
+def test_receiver_that_is_not_listening_yet_warns_once_then_recovers(caplog: pytest.LogCaptureFixture) -> None:
+    # A closed port on loopback: the kernel answers with ICMP port-unreachable, which the
+    # connected socket reports as ECONNREFUSED on a later send.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    with caplog.at_level(logging.INFO, logger="vtuber.send.udp"):
+        with VmcSender([("127.0.0.1", port)]) as sender:
+            for i in range(60):  # two seconds of frames at 30 fps with nobody listening
+                sender.send(full_pose(i), i / 30)
+            assert sender.unreachable == ["127.0.0.1:" + str(port)]
+            late = Receiver(port)  # the receiver starts late
+            try:
+                for i in range(60, 120):
+                    sender.send(full_pose(i), i / 30)
+                late.wait_for(vmc.ADDRESS_TIME, 5)
+                assert sender.unreachable == []
+            finally:
+                late.close()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    infos = [r for r in caplog.records if r.levelno == logging.INFO and "reachable again" in r.getMessage()]
+    assert len(warnings) == 1 and len(infos) == 1
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-BENCH_MODULES: tuple[str, ...] = ()
+BENCH_MODULES: tuple[str, ...] = ("bench_engine",)
 """Further modules under vtuber.commands whose ``register_bench(modes)`` adds a bench mode."""
 
 

@@ -8,9 +8,12 @@ bundle to every target. It never raises per frame:
 * a datagram the kernel cannot take right now (``EAGAIN``/``ENOBUFS``) is dropped and counted:
   VMC is a stream of latest states, resending stale frames helps nobody.
 
-An unconnected UDP socket does not learn that nothing listens on a port of a reachable host
-(Linux reports ICMP port-unreachable only to connected sockets), so such packets vanish
-silently; that is the protocol's nature, not an error.
+Each target gets its own *connected* UDP socket, so the OS reports an ICMP port-unreachable
+(nothing listening on that port of a reachable host, e.g. VSeeFace not started yet) as
+``ECONNREFUSED`` on a later send: the target is then marked unreachable (one WARNING) and
+keeps being sent to every frame; once a full second passes without such an error it is
+reported reachable again (one INFO). Remote hosts that drop packets silently cannot be told
+apart from receivers that listen; that is UDP's nature.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ Target = tuple[str, int]
 DEFAULT_TARGETS: tuple[Target, ...] = (("127.0.0.1", DEFAULT_PORT),)
 
 _WOULD_BLOCK = {errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS}
+RECOVERY_S = 1.0  # ICMP errors arrive on alternate sends; a clean second means someone listens
 
 
 class VmcSender:
@@ -66,10 +70,16 @@ class VmcSender:
             "rest_offsets": rest_offsets,
         }
         self._failing: dict[str, bool] = {label: False for label, _ in self._targets}
+        self._last_error_s: dict[str, float | None] = {label: None for label, _ in self._targets}
         self.dropped_datagrams = 0
         """Datagrams dropped because the socket buffer was full (since construction)."""
-        self._sock: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setblocking(False)
+        self._socks: dict[str, socket.socket] | None = {}
+        self._connected: dict[str, bool] = {}
+        for label, address in self._targets:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            self._socks[label] = sock
+            self._connected[label] = self._connect(label, address, None)
 
     # Public API --------------------------------------------------------------------------
 
@@ -80,17 +90,25 @@ class VmcSender:
 
     def send(self, pose: AvatarPose, time_s: float) -> None:
         """Encode ``pose`` once and send its bundles to every target; never raises on I/O."""
-        if self._sock is None:
+        if self._socks is None:
             raise RuntimeError("VmcSender.send after close()")
         bundles = encode_vmc(pose, time_s=time_s, **self._options)  # type: ignore[arg-type]
         for label, address in self._targets:
-            self._send_to(label, address, bundles)
+            if not self._connected[label]:  # no route at start (network down): retry each second
+                last = self._last_error_s[label]
+                if last is not None and time_s - last < RECOVERY_S:
+                    continue
+                self._connected[label] = self._connect(label, address, time_s)
+                if not self._connected[label]:
+                    continue
+            self._send_to(label, bundles, time_s)
 
     def close(self) -> None:
-        """Close the socket; idempotent."""
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        """Close the sockets; idempotent."""
+        if self._socks is not None:
+            for sock in self._socks.values():
+                sock.close()
+            self._socks = None
 
     def __enter__(self) -> VmcSender:
         return self
@@ -105,24 +123,42 @@ class VmcSender:
 
     # Private helpers ---------------------------------------------------------------------
 
-    def _send_to(self, label: str, address: Target, bundles: list[bytes]) -> None:
-        assert self._sock is not None
+    def _connect(self, label: str, address: Target, time_s: float | None) -> bool:
+        assert self._socks is not None
+        try:
+            self._socks[label].connect(address)
+            return True
+        except OSError as exc:
+            self._mark_failing(label, exc, time_s)
+            return False
+
+    def _mark_failing(self, label: str, exc: OSError, time_s: float | None) -> None:
+        self._last_error_s[label] = time_s if time_s is not None else float("-inf")
+        if not self._failing[label]:
+            self._failing[label] = True
+            logger.warning("VMC target %s unreachable (%s); still sending every frame", label, exc)
+
+    def _send_to(self, label: str, bundles: list[bytes], time_s: float) -> None:
+        assert self._socks is not None
+        sock = self._socks[label]
         for bundle in bundles:
             try:
-                self._sock.sendto(bundle, address)
+                sock.send(bundle)
             except OSError as exc:
                 if exc.errno in _WOULD_BLOCK:
                     self.dropped_datagrams += 1
                     continue
-                if not self._failing[label]:
-                    self._failing[label] = True
-                    logger.warning(
-                        "VMC target %s unreachable (%s); still trying every frame", label, exc
-                    )
+                self._mark_failing(label, exc, time_s)
                 return
-        if self._failing[label]:
+        last = self._last_error_s[label]
+        if self._failing[label] and (last is None or time_s - last >= RECOVERY_S):
             self._failing[label] = False
             logger.info("VMC target %s reachable again", label)
+
+    @property
+    def unreachable(self) -> list[str]:
+        """Labels of the targets currently reported unreachable."""
+        return [label for label, failing in self._failing.items() if failing]
 
 
 def _label(target: Target) -> str:

@@ -1,0 +1,139 @@
+"""The engine's listeners against rogue peers: tokens, foreign origins, oversized frames, garbage
+and floods. Real sockets on 127.0.0.1; each attack closes only the attacker."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from tests.integration.test_websocket_server import make_pose
+from vtuber.errors import SenderError
+from vtuber.send.websocket import WebSocketServer, is_loopback
+
+# The clients below live across threads, so they are opened without a with-block on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:connect\\(\\) must be used:DeprecationWarning")
+
+
+def start(**kwargs: object) -> WebSocketServer:
+    server = WebSocketServer("127.0.0.1", 0, **kwargs)  # type: ignore[arg-type]
+    server.start()
+    return server
+
+
+class Reader:
+    """A well-behaved client counting the frames it receives in a thread."""
+
+    def __init__(self, url: str, **kwargs: object) -> None:
+        self.ws = connect(url, **kwargs)  # type: ignore[arg-type]
+        self.hello = json.loads(self.ws.recv(timeout=5))
+        self.frames = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                if json.loads(self.ws.recv())["type"] == "frame":
+                    self.frames += 1
+        except (ConnectionClosed, OSError):
+            pass
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def publish_for(server: WebSocketServer, seconds: float, rate_hz: float = 60.0) -> int:
+    n = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        server.publish(make_pose(n), sent_wall_s=time.time())
+        n += 1
+        time.sleep(1.0 / rate_hz)
+    return n
+
+
+def test_non_loopback_bind_requires_a_token() -> None:
+    with pytest.raises(SenderError, match="set an access token"):
+        WebSocketServer("0.0.0.0", 0)
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+
+def test_wrong_or_missing_token_is_refused_and_the_right_one_accepted() -> None:
+    server = start(token="s3cret")
+    try:
+        base = f"ws://127.0.0.1:{server.port}/"
+        for query in ("", "?token=wrong"):
+            with pytest.raises(InvalidStatus) as info:
+                connect(base + query)
+            assert info.value.response.status_code == 401
+        good = Reader(base + "?token=s3cret")
+        bearer = Reader(base, additional_headers={"Authorization": "Bearer s3cret"})
+        publish_for(server, 0.5)
+        time.sleep(0.2)
+        assert good.frames > 0 and bearer.frames > 0
+        good.close()
+        bearer.close()
+    finally:
+        server.close()
+
+
+def test_foreign_browser_origin_is_refused_loopback_pages_accepted() -> None:
+    server = start(allowed_origins=("https://overlay.example",))
+    try:
+        base = f"ws://127.0.0.1:{server.port}/"
+        with pytest.raises(InvalidStatus) as info:
+            connect(base, origin="https://evil.example")  # type: ignore[arg-type]
+        assert info.value.response.status_code == 403
+        for origin in ("http://127.0.0.1:8766", "http://localhost:8766", "https://overlay.example"):
+            client = Reader(base, origin=origin)
+            client.close()
+        Reader(base).close()  # no Origin: not a browser (OBS plugin, Unity, a script)
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("attack", ["ten_megabytes", "garbage", "flood"])
+def test_attacks_close_only_the_attacker(attack: str) -> None:
+    server = start()
+    try:
+        base = f"ws://127.0.0.1:{server.port}/"
+        victim = Reader(base)
+        attacker = connect(base, max_size=None)
+        attacker.recv(timeout=5)  # hello
+        stop = threading.Event()
+
+        def attack_loop() -> None:
+            try:
+                if attack == "ten_megabytes":
+                    attacker.send("x" * (10 * 1024 * 1024))
+                elif attack == "garbage":
+                    attacker.send(b"\x00\xff garbage \x13")
+                else:  # 10,000 small messages a second
+                    while not stop.is_set():
+                        for _ in range(100):
+                            attacker.send("{}")
+                        time.sleep(0.01)
+                attacker.recv(timeout=5)
+                while True:
+                    attacker.recv(timeout=5)
+            except (ConnectionClosed, OSError, TimeoutError):
+                pass
+
+        thread = threading.Thread(target=attack_loop, daemon=True)
+        thread.start()
+        sent = publish_for(server, 2.0)
+        stop.set()
+        thread.join(timeout=10)
+        time.sleep(0.2)
+        assert attacker.close_code in (1008, 1009), attacker.close_code
+        assert victim.frames >= 0.9 * sent, (victim.frames, sent)
+        assert server.client_count == 1
+        victim.close()
+    finally:
+        server.close()

@@ -1,0 +1,121 @@
+"""``vtuber bench throughput | latency | soak``: the whole engine on real clips (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from vtuber.commands.bench import add_mode
+from vtuber.errors import SourceError
+
+DEFAULT_MEDIA = Path("../shared/media")
+DOC = Path("docs/benchmarks.md")
+# Clips per mode: small webcam-like faces for face-only, gesturing people for the body modes.
+FACE_CLIPS = ("liveportrait/d10.mp4", "liveportrait/d18.mp4", "pyfeat/single_face.mp4", "dreamtalk_mead/M030_front_neutral_level1_001.mp4")
+BODY_CLIPS = ("sign_language_pose/test_video.mp4", "sign_language_pose/SOUP.mp4", "lia/ted_driving1.mp4")
+
+
+def register_bench(modes: Any) -> None:
+    add_mode(modes, "throughput", "frames per second and per-stage p50/p95/p99 latency per tracking mode", _throughput_args, cmd_throughput)
+    add_mode(modes, "latency", "capture-to-send latency with a live source faster than the engine", _latency_args, cmd_latency)
+    add_mode(modes, "soak", "memory and frame rate over a long run with every output and recording on", _soak_args, cmd_soak)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--media", type=Path, default=DEFAULT_MEDIA, help="folder of the clips (default ../shared/media)")
+    p.add_argument("--doc", type=Path, default=DOC, help="Markdown file to update (default docs/benchmarks.md)")
+    p.add_argument("--no-doc", action="store_true", help="print only")
+
+
+def _throughput_args(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--modes", default="face,face_hands,upper_body", help="comma-separated tracking modes")
+
+
+def _latency_args(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--source-fps", type=float, default=240.0)
+    p.add_argument("--seconds", type=float, default=20.0)
+
+
+def _soak_args(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--seconds", type=float, default=600.0)
+    p.add_argument("--out", type=Path, default=Path("out/soak"), help="where the soak's recordings go")
+
+
+def _clip(media: Path, rel: str) -> Path:
+    path = media / rel
+    if not path.is_file():
+        raise SourceError(f"benchmark clip {path} not found (pass --media DIR)")
+    return path
+
+
+def cmd_throughput(args: argparse.Namespace) -> int:
+    from vtuber.bench.throughput import bench_clip, plot_throughput, throughput_table, write_section
+
+    results = []
+    for mode in args.modes.split(","):
+        for rel in FACE_CLIPS if mode == "face" else BODY_CLIPS:
+            result = bench_clip(_clip(args.media, rel), mode)
+            sys.stderr.write(f"{result.clip} {mode}: {result.fps:.1f} fps, after tracking p95 {result.after_tracking_ms[1]:.2f} ms\n")
+            results.append(result)
+    table = throughput_table(results)
+    print(table)
+    if not args.no_doc:
+        png = args.doc.parent / "bench_throughput.png"
+        plot_throughput(results, png)
+        text = (
+            "## Throughput and per-stage latency\n\n"
+            "`vtuber bench throughput` (unpaced: `--no-pace`), each clip through the whole engine: MediaPipe "
+            "(Face Mesh for face, + Hands for face_hands, Holistic for upper_body), solvers, balanced smoothing, "
+            "retargeting, and sending to a real VMC UDP socket plus a running WebSocket server. "
+            "Stages in ms p50/p95/p99; *after tracking* = solve + smooth + retarget + send.\n\n"
+            f"{table}\n\n![per-stage p95]({png.name})\n"
+        )
+        write_section(args.doc, "throughput", text)
+    return 0
+
+
+def cmd_latency(args: argparse.Namespace) -> int:
+    from vtuber.bench.throughput import bench_latency, write_section
+
+    r = bench_latency(_clip(args.media, "pyfeat/single_face.mp4"), source_fps=args.source_fps, seconds=args.seconds)
+    e = r.extra
+    text = (
+        "## Latency with a source faster than the engine\n\n"
+        f"`vtuber bench latency`: {r.clip} ({r.resolution}) replayed as a live camera at {args.source_fps:.0f} fps for "
+        f"{args.seconds:.0f} s, face mode, VMC output. The engine took {r.frames} of {e['source_frames']} frames "
+        f"({e['dropped']} dropped by the newest-frame slot, none queued) at {r.fps:.1f} fps.\n\n"
+        "| capture-to-send latency p50 / p95 / p99 ms | engine frame interval ms | source frame interval ms |\n|---|---|---|\n"
+        f"| {r.latency_ms[0]:.1f} / {r.latency_ms[1]:.1f} / {r.latency_ms[2]:.1f} | {e['engine_frame_interval_ms']:.1f} | "
+        f"{e['source_frame_interval_ms']:.1f} |\n"
+    )
+    print(text)
+    if not args.no_doc:
+        write_section(args.doc, "latency", text)
+    return 0
+
+
+def cmd_soak(args: argparse.Namespace) -> int:
+    from vtuber.bench.throughput import bench_soak, write_section
+
+    r = bench_soak(args.seconds, args.out)
+    first, last = r.fps_first_last()
+    rss = [s[1] for s in r.samples]
+    text = (
+        "## Soak\n\n"
+        f"`vtuber bench soak --seconds {args.seconds:.0f}`: the demo source paced at 30 fps through the whole engine "
+        f"with VMC, the WebSocket server with {len(r.ws_received)} reading clients, a BVH + CSV and a session recording, "
+        f"for {r.seconds:.0f} s ({r.frames} frames).\n\n"
+        "| RSS after warm-up MiB | RSS at end MiB | growth after warm-up | fps first fifth | fps last fifth | WS messages per client |\n"
+        "|---|---|---|---|---|---|\n"
+        f"| {next((s[1] for s in r.samples if s[0] >= r.warmup_s), float('nan')):.1f} | {rss[-1] if rss else float('nan'):.1f} | "
+        f"{r.rss_growth_percent():.2f} % | {first:.2f} | {last:.2f} | {', '.join(map(str, r.ws_received))} |\n"
+    )
+    print(text)
+    if not args.no_doc:
+        write_section(args.doc, "soak", text)
+    return 0
