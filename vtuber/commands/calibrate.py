@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from vtuber.errors import ConfigError, VTuberError
+from vtuber.errors import SourceError, ConfigError, VTuberError
 
 CAMERA_EPILOG = """\
 examples:
@@ -67,6 +67,21 @@ def register(sub: Any) -> None:
     cam.add_argument("--select", action="store_true", help="also make the new profile the default camera")
     cam.add_argument("--calibration-dir", metavar="DIR", default="calibration", help="profile folder (default calibration/)")
     cam.set_defaults(handler=cmd_camera)
+
+    face = csub.add_parser(
+        "face",
+        help="capture your neutral face: the zero of head rotation and your eye and mouth ranges",
+        description="Look straight at the camera with a relaxed face (eyes open, mouth closed) for a "
+        "few seconds. Saves calibration/users/NAME.toml, which `vtuber run --user-profile NAME` loads.",
+    )
+    face.add_argument("--source", metavar="SPEC", default="webcam:0", help="webcam:N, a video or a folder (default webcam:0)")
+    face.add_argument("--name", required=True, help="user profile name")
+    face.add_argument("--seconds", type=float, default=3.0, help="how long to capture (default 3)")
+    face.add_argument("--fov", type=float, default=60.0, help="camera field of view when no camera profile is selected")
+    face.add_argument("--camera-profile", metavar="NAME|FILE", help="calibrated camera (default: the selected one)")
+    face.add_argument("--select", action="store_true", help="also make the new profile the default user")
+    face.add_argument("--calibration-dir", metavar="DIR", default="calibration", help="profile folder (default calibration/)")
+    face.set_defaults(handler=cmd_face)
 
     prof = csub.add_parser(
         "profiles",
@@ -294,4 +309,45 @@ def cmd_profiles_delete(args: argparse.Namespace) -> int:
 
     path = store.delete_profile(args.kind, args.name, args.calibration_dir)
     _say(f"deleted {path}")
+    return 0
+
+
+def cmd_face(args: argparse.Namespace) -> int:
+    """Capture ``--seconds`` of neutral face, fold it into a FaceCalibration, save the profile."""
+    from vtuber.calibrate import store
+    from vtuber.capture.open import open_source
+    from vtuber.config import SourceConfig
+    from vtuber.solve.calibration import calibrate_neutral, describe, save_calibration
+    from vtuber.solve.camera import CameraIntrinsics
+    from vtuber.track.mediapipe_adapter import MediaPipeTracker
+
+    source = open_source(SourceConfig(spec=args.source))
+    samples = []
+    size = None
+    try:
+        with MediaPipeTracker("face", face_backend="mesh") as tracker:
+            first_t = None
+            while (frame := source.read()) is not None:
+                first_t = frame.t if first_t is None else first_t
+                if frame.t - first_t > args.seconds:
+                    break
+                landmarks = tracker.track(frame)
+                size = landmarks.image_size
+                samples.append(landmarks)
+                if len(samples) % 15 == 0:
+                    faces = sum(s.face is not None for s in samples)
+                    _say(f"{frame.t - first_t:4.1f}/{args.seconds:.0f} s captured, face in {faces}/{len(samples)} frames")
+    finally:
+        source.close()
+    if size is None:
+        raise SourceError(f"{args.source} delivered no frames")
+    camera = store.load_camera_or_default(args.camera_profile, size, args.calibration_dir) or CameraIntrinsics.from_fov(*size, args.fov)
+    calibration = calibrate_neutral(samples, camera)
+    path = store.profile_path("user", args.name, args.calibration_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_calibration(calibration, path)
+    if args.select:
+        store.select("user", args.name, args.calibration_dir)
+    summary = ", ".join(f"{k} {v:.3f}" for k, v in list(describe(calibration).items())[:6])
+    _say(f"saved {path} ({summary})")
     return 0
