@@ -6,6 +6,7 @@ VTuberError                 anything the engine raises on purpose
 ├── CalibrationError        a calibration that cannot be computed (too few views or frames)
 ├── SourceError             a camera, video file or folder that cannot deliver frames
 ├── TrackerError            a tracker that cannot start (missing model, bad model file)
+├── RecordingError          a recording that cannot be read or repaired
 ├── ProtocolError           a peer sent something the protocol does not allow
 └── SenderError             a sender that cannot start (address in use, bad target)
 ```
@@ -36,6 +37,10 @@ class SourceError(VTuberError):
 
 class TrackerError(VTuberError):
     """A tracker that cannot start or run."""
+
+
+class RecordingError(VTuberError):
+    """A recording that cannot be read or repaired (not ours, a newer version, damaged header)."""
 
 
 class ProtocolError(VTuberError):

@@ -20,6 +20,7 @@ BODY_CLIPS = ("sign_language_pose/test_video.mp4", "sign_language_pose/SOUP.mp4"
 def register_bench(modes: Any) -> None:
     add_mode(modes, "throughput", "frames per second and per-stage p50/p95/p99 latency per tracking mode", _throughput_args, cmd_throughput)
     add_mode(modes, "latency", "capture-to-send latency with a live source faster than the engine", _latency_args, cmd_latency)
+    add_mode(modes, "convert", "vtuber convert speed against real time on a clip", _convert_args, cmd_convert)
     add_mode(modes, "soak", "memory and frame rate over a long run with every output and recording on", _soak_args, cmd_soak)
 
 
@@ -38,6 +39,12 @@ def _latency_args(p: argparse.ArgumentParser) -> None:
     _common(p)
     p.add_argument("--source-fps", type=float, default=240.0)
     p.add_argument("--seconds", type=float, default=20.0)
+
+
+def _convert_args(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--clip", default="liveportrait/d10.mp4", help="clip under --media (default liveportrait/d10.mp4)")
+    p.add_argument("--mode", choices=("face", "face_hands", "upper_body"), default="upper_body")
 
 
 def _soak_args(p: argparse.ArgumentParser) -> None:
@@ -118,4 +125,43 @@ def cmd_soak(args: argparse.Namespace) -> int:
     print(text)
     if not args.no_doc:
         write_section(args.doc, "soak", text)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Time ``vtuber convert CLIP -o OUT.bvh`` exactly as a user runs it (a child process, so
+    start-up and model loading count) against the clip's own duration."""
+    import os
+    import subprocess
+    import tempfile
+    import time
+
+    from vtuber.bench.throughput import write_section
+    from vtuber.capture.video import VideoFileSource
+
+    clip = _clip(args.media, args.clip)
+    source = VideoFileSource(clip)
+    duration_s = source.frame_count / (source.nominal_fps or 30.0)
+    source.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.bvh"
+        start = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "vtuber", "convert", str(clip), "-o", str(out), "--mode", args.mode],
+            capture_output=True, text=True, env={**os.environ},
+        )
+        elapsed = time.monotonic() - start
+        if result.returncode != 0:
+            sys.stderr.write(result.stderr)
+            return result.returncode
+    text = (
+        "## Offline conversion speed\n\n"
+        f"`vtuber bench convert --clip {args.clip} --mode {args.mode}` times `vtuber convert {clip.name} -o OUT.bvh "
+        f"--mode {args.mode}` as a child process (start-up and model loading included).\n\n"
+        "| clip | clip duration s | conversion wall time s | speed vs real time |\n|---|---|---|---|\n"
+        f"| {clip.name} | {duration_s:.2f} | {elapsed:.2f} | {duration_s / elapsed:.2f}x |\n"
+    )
+    print(text)
+    if not args.no_doc:
+        write_section(args.doc, f"convert-{args.mode}", text)
     return 0

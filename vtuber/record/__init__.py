@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-from vtuber.errors import VTuberError
+from vtuber.errors import RecordingError
 
-
-class RecordingError(VTuberError):
-    """A recording that cannot be read or repaired (not ours, a newer version, damaged header)."""
+__all__ = ["RecordingError"]

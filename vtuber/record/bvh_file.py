@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from vtuber import geometry
 from vtuber.encode import bvh
+from vtuber.record.durable import fsync_dir
 from vtuber.records import Rig
 from vtuber.retarget import skeleton
 
@@ -39,19 +40,6 @@ FRAMES_WIDTH = 10
 
 MAX_GAP_S = 5.0
 """A jump in ``t`` longer than this is not filled (a paused source); the timeline restarts."""
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class BvhFileWriter:
@@ -113,9 +101,9 @@ class BvhFileWriter:
             if self._csv_names is not None:
                 self._csv.write(bvh.blendshape_csv_header(self._csv_names).encode("utf-8"))
         self.sync()
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         if self._csv_path is not None:
-            _fsync_dir(self._csv_path)
+            fsync_dir(self._csv_path)
 
     # -----------------------------------------------------------------------------------------
 

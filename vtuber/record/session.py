@@ -48,6 +48,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vtuber.record import RecordingError
+from vtuber.record.durable import fsync_dir
 from vtuber.records import (
     FaceLandmarks,
     HandLandmarks,
@@ -253,14 +254,7 @@ class SessionWriter:
         self._file: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 - open until close()
         self._write_line(self.header)
         self.sync()
-        try:
-            fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
+        fsync_dir(self.path)
 
     @property
     def frames(self) -> int:
