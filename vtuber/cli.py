@@ -62,7 +62,7 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--avatar", metavar="FILE.vrm", help="VRM model for the page (default: the built-in avatar)")
     p.add_argument("--mode", choices=("face", "face_hands", "upper_body"), help="what to track (default face)")
     p.add_argument("--tracker", choices=("mediapipe", "dlib", "fan"), help="landmark back end (default mediapipe)")
-    p.add_argument("--face-backend", choices=("auto", "mesh", "tasks"), help="face tracker (default auto)")
+    p.add_argument("--face-backend", choices=("auto", "mesh", "tasks", "hybrid"), help="face tracker (default auto)")
     p.add_argument("--models-dir", metavar="DIR", help="folder with face_landmarker.task / hand_landmarker.task")
     p.add_argument("--profile", metavar="NAME|FILE", help="avatar blendshape names: vrm0 (default), vrm1, perfect_sync")
     p.add_argument("--mirror", action="store_true", help="selfie view: the avatar moves like your mirror image")

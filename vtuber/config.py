@@ -54,7 +54,8 @@ class TrackConfig:
     mode: str = "face"
     """``face`` (fastest), ``face_hands`` or ``upper_body``."""
     face_backend: str = "auto"
-    """``mesh`` (legacy Face Mesh, fastest), ``tasks`` (52 MediaPipe blendshapes) or ``auto``."""
+    """``mesh`` (Face Mesh, fastest), ``tasks`` (Tasks points + 52 blendshapes), ``hybrid``
+    (Face Mesh points + Tasks blendshapes) or ``auto`` (hybrid when the model is available)."""
     models_dir: str = ""
     """Folder holding face_landmarker.task / hand_landmarker.task (empty: cache + download)."""
     download_models: bool = True
@@ -196,7 +197,7 @@ class EngineConfig:
 _CHOICES = {
     ("track", "backend"): ("mediapipe", "dlib", "fan"),
     ("track", "mode"): ("face", "face_hands", "upper_body"),
-    ("track", "face_backend"): ("auto", "mesh", "tasks"),
+    ("track", "face_backend"): ("auto", "mesh", "tasks", "hybrid"),
     ("smoothing", "preset"): ("responsive", "balanced", "smooth", "none"),
 }
 

@@ -38,3 +38,16 @@ def test_winks_with_face_mesh_landmarks() -> None:
     # 11 of 12 pass today (see docs/benchmarks.md); the open eye is never dragged closed
     assert r["max_open"] <= 0.3, r
     assert r["passed"] >= 11, r
+
+
+@needs_model
+def test_synthetic_head_pose_within_acceptance() -> None:
+    """20 renders (fresh detection, held 6 frames): the depth-aware fit on the Tasks landmarks."""
+    synth = face._Synth("tasks")
+    try:
+        r = face.synthetic_head(synth, 20)
+    finally:
+        synth.close()
+    assert r["missed"] == 0, r
+    assert max(r["default"][k] for k in ("yaw", "pitch", "roll")) <= 3.0, r
+    assert max(r["true"][k] for k in ("yaw", "pitch", "roll")) <= 2.0, r

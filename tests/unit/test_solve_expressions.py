@@ -185,3 +185,45 @@ def test_calibration_file_errors_name_file_and_field(tmp_path) -> None:
     path.write_text("[face.neutral]\nnot_a_feature = 1.0\n")
     with pytest.raises(ConfigError, match="face.neutral.not_a_feature"):
         load_calibration(path)
+
+
+def test_vowel_weights_follow_given_prototypes() -> None:
+    """(open, width change) MediaPipe's Tasks landmarks gave on the frontal synthetic vowel
+    renders (``vtuber bench face``): wider openings and smaller width changes than the default
+    prototypes, which call its "ee" and "oh" "aa"; calibrated prototypes do not."""
+    tracker = {"aa": (1.0, -0.047), "ih": (0.226, 0.081), "ou": (0.339, -0.125), "ee": (0.642, 0.048), "oh": (0.935, -0.095)}
+    for vowel in ("ee", "oh"):
+        w = vowel_weights(*tracker[vowel])
+        assert max(w, key=w.__getitem__) == "aa"
+    for vowel in VOWELS:
+        w = vowel_weights(*tracker[vowel], prototypes=tracker)
+        assert max(w, key=w.__getitem__) == vowel
+
+
+def test_calibrate_vowels_on_synthetic_mouths_and_round_trip(renderer, cams, tmp_path) -> None:
+    from vtuber.solve.calibration import calibrate_vowels
+
+    sc, cam = cams
+    rest = [Landmarks(i / 30, i, (SIZE, SIZE), FaceLandmarks(landmarks(renderer, sc, FaceState()))) for i in range(20)]
+    calib = calibrate_neutral(rest, cam)
+    mouths = {"aa": (0.9, 0.0), "ih": (0.15, 0.6), "ou": (0.15, -1.0), "ee": (0.45, 0.4), "oh": (0.5, -0.8)}
+    samples = {
+        v: [Landmarks(i / 30, i, (SIZE, SIZE), FaceLandmarks(landmarks(renderer, sc, FaceState(jaw_open=j, mouth_wide=m)))) for i in range(4)]
+        for v, (j, m) in mouths.items()
+    }
+    vcal = calibrate_vowels(samples, cam, calib)
+    assert set(vcal.vowels) == set(VOWELS)
+    for vowel, (j, m) in mouths.items():  # held-out pose: turned and tilted
+        s, _ = shapes(renderer, cams, FaceState.from_angles(15, -8, 5, jaw_open=j, mouth_wide=m), vcal)
+        w = {v: s[v] for v in VOWELS}
+        assert max(w, key=w.__getitem__) == vowel, (vowel, w)
+    path = tmp_path / "me.toml"
+    save_calibration(vcal, path)
+    back = load_calibration(path)
+    for k, v in vcal.vowels.items():
+        assert tuple(back.vowels[k]) == pytest.approx(tuple(v))
+    with pytest.raises(CalibrationError, match="resting mouth"):
+        calibrate_vowels({"aa": rest[:4]}, cam, calib)
+    path.write_text("[face.vowels]\nxx = [0.5, 0.1]\n")
+    with pytest.raises(ConfigError, match="face.vowels.xx"):
+        load_calibration(path)

@@ -79,3 +79,52 @@ def test_garbage_landmarks_do_not_flip_the_head() -> None:
 def test_rejects_the_68_point_layout() -> None:
     with pytest.raises(ValueError, match="MediaPipe-layout"):
         solve_head(FaceLandmarks(np.zeros((68, 3), np.float32)), SIZE, CAMERA)
+
+
+def project_face_with_depth(yaw: float, pitch: float, roll: float, position=(0.02, 0.01, -0.6), vertices=None) -> FaceLandmarks:
+    """Like ``project_face`` plus MediaPipe's z: depth relative to the face's mean depth, in
+    x-normalised image units (``z * width`` pixels; a depth offset dZ at depth Z is dZ * fx / Z
+    pixels), so the depth-aware fit is used."""
+    q = geometry.from_yaw_pitch_roll(*np.radians([yaw, pitch, roll]))
+    r, t = conventions.internal_head_to_opencv_pose(q, np.array(position))
+    v = canonical_face().vertices_cm if vertices is None else vertices
+    cam_points = v @ r.T + t
+    z = cam_points[:, 2]
+    points = np.zeros((478, 3), dtype=np.float32)
+    points[:468, 0] = (CAMERA.fx * cam_points[:, 0] / z + CAMERA.cx) / SIZE[0]
+    points[:468, 1] = (CAMERA.fy * cam_points[:, 1] / z + CAMERA.cy) / SIZE[1]
+    points[:468, 2] = (z - z.mean()) / z.mean() * CAMERA.fx / SIZE[0]
+    return FaceLandmarks(points)
+
+
+@pytest.mark.parametrize("yaw,pitch,roll", [(0, 0, 0), (40, 0, 0), (0, -25, 0), (0, 0, 30), (-35, -20, 15), (30, 20, -25)])
+def test_depth_aware_fit_recovers_known_rotation_and_position(yaw: float, pitch: float, roll: float) -> None:
+    pose = solve_head(project_face_with_depth(yaw, pitch, roll), SIZE, CAMERA)
+    assert pose is not None
+    assert np.allclose(angles_deg(pose), [yaw, pitch, roll], atol=HEAD_ANGLE_TOL_DEG)
+    assert np.allclose(pose.position, [0.02, 0.01, -0.6], atol=0.01)
+
+
+def test_points_turned_away_lose_their_weight() -> None:
+    """MediaPipe can only guess self-occluded points (the far cheek's contour of a turned head);
+    the depth-aware fit's second pass down-weights points whose surface faces away."""
+    from vtuber.solve.head import _facing_weights
+
+    model = canonical_face()
+    ids = list(model.rigid_ids)
+    obj = model.vertices_cm[model.rigid_ids]
+    frontal = _facing_weights(*conventions.internal_head_to_opencv_pose(geometry.IDENTITY, (0.0, 0.0, -0.6)), obj)
+    q = geometry.from_yaw_pitch_roll(np.radians(40.0), 0.0, 0.0)  # the subject's left turns away
+    turned = _facing_weights(*conventions.internal_head_to_opencv_pose(q, (0.0, 0.0, -0.6)), obj)
+    nose = ids.index(4)
+    assert frontal[nose] == 1.0 and turned[nose] == 1.0
+    far, near = ids.index(356), ids.index(127)  # left / right cheek contour
+    assert turned[far] < 0.05 and turned[near] == 1.0
+    assert frontal[far] < 1.0  # a contour point is seen at a grazing angle even frontally
+
+
+def test_flat_depth_falls_back_to_pnp() -> None:
+    face = project_face(25, -10, 5)  # z all zero: no depth channel
+    pose = solve_head(face, SIZE, CAMERA)
+    assert pose is not None
+    assert np.allclose(angles_deg(pose), [25, -10, 5], atol=HEAD_ANGLE_TOL_DEG)

@@ -52,17 +52,27 @@ def format_face(r: dict[str, Any]) -> str:
     sh = r["synthetic_head"]
     for k, limit in (("default", 3.0), ("true", 2.0)):
         e = sh[k]
-        lines.append(f"synthetic head ({k} intrinsics, {sh['frames']} renders): yaw {e['yaw']:.2f} pitch {e['pitch']:.2f} roll {e['roll']:.2f} deg MAE (<= {limit})")
+        d = sh["detection_frame"][k]
+        lines.append(
+            f"synthetic head ({k} intrinsics, {sh['frames']} renders, {sh['missed']} missed): yaw {e['yaw']:.2f} pitch {e['pitch']:.2f} "
+            f"roll {e['roll']:.2f} deg MAE (<= {limit}); detection frame {d['yaw']:.2f} / {d['pitch']:.2f} / {d['roll']:.2f}"
+        )
     if "mead_head" in r:
         m = r["mead_head"]
         lines.append(f"MEAD ({m['clips']} clips, {m['frames']} frames): yaw {m['yaw']:.2f} pitch {m['pitch']:.2f} roll {m['roll']:.2f} deg MAE after per-clip offset (<= 4)")
     j = r["jitter_and_lag"]
-    lines.append(f"static jitter raw {max(j['jitter_raw_deg']):.3f} deg, balanced {j['jitter_balanced_worst_deg']:.3f} deg std (<= 0.1)")
+    lines.append(
+        f"static jitter raw {max(j['jitter_raw_deg']):.3f} deg, balanced {j['jitter_balanced_worst_deg']:.3f} deg std (<= 0.1); "
+        f"start-up: raw moves {j['startup_raw_shift_deg']:.2f} deg after detection, balanced within 0.1 deg after {j['startup_balanced_settle_frames']} frames"
+    )
     lines.append(f"20 deg step, responsive, 30 fps: 90% after {j['step_frames_to_90']} frames (<= 2)")
     w = r["winks"]
     lines.append(f"winks (synthetic): {w['passed']}/{w['frames']} pass; min closed {w['min_closed']:.2f} (>= 0.8), max open {w['max_open']:.2f} (<= 0.3)")
     v = r["vowels"]
-    lines.append(f"vowels (synthetic): own weight largest in {v['correct']}/{v['shapes']}")
+    lines.append(f"vowels (synthetic): own weight largest in {v['correct']}/{v['shapes']} with the default prototypes")
+    if "calibrated" in v:
+        c = v["calibrated"]
+        lines.append(f"vowels after calibrate_vowels (frontal), held-out poses: {c['correct']}/{c['shapes']}")
     for key in ("blinks", "blinks_tasks"):
         if key in r:
             b = r[key]

@@ -4,13 +4,16 @@
 zero of head rotation; the median of every face feature (``arkit.face_features``: brow heights,
 lip gap, mouth width and corners, iris offsets) becomes the user's neutral; each eye's median lid
 ratio becomes its open ratio (the closed ratio keeps the default closed/open proportion); the
-median of each MediaPipe blendshape becomes its resting offset. ``save_calibration`` /
+median of each MediaPipe blendshape becomes its resting offset. ``calibrate_vowels(samples,
+camera, calibration)`` (optional, the user says each vowel) adds the user's own vowel prototypes
+(``vtuber.solve.vowels``). ``save_calibration`` /
 ``load_calibration`` keep it as a TOML profile; a malformed file raises ``ConfigError`` naming the
 file and the field.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from types import MappingProxyType
@@ -25,8 +28,9 @@ from vtuber.solve.arkit import align_face, face_features, neutral_features
 from vtuber.solve.camera import CameraIntrinsics
 from vtuber.solve.eyes import DEFAULT_CLOSED_RATIO, DEFAULT_OPEN_RATIO, EyeRange, eye_openness_ratio
 from vtuber.solve.head import solve_head
-from vtuber.solve.mouth import MouthRange, mouth_open_ratio
+from vtuber.solve.mouth import MouthRange, mouth_open_ratio, mouth_open_weight, mouth_width_change
 from vtuber.solve.rig import FaceCalibration
+from vtuber.solve.vowels import REST_OPEN, REST_WIDTH, VOWELS
 
 MIN_SAMPLES = 15  # half a second at 30 fps; a few seconds is recommended
 MAX_TASKS_OFFSET = 0.5  # a "neutral" channel resting above this is an expression, not a rest level
@@ -78,6 +82,44 @@ def calibrate_neutral(samples: Iterable[Landmarks], camera: CameraIntrinsics) ->
     )
 
 
+MIN_VOWEL_SAMPLES = 3  # tracked frames per vowel (a tenth of a second of a held vowel)
+
+
+def calibrate_vowels(
+    samples: Mapping[str, Iterable[Landmarks]], camera: CameraIntrinsics, calibration: FaceCalibration
+) -> FaceCalibration:
+    """The user says (holds) each vowel for a moment: ``samples`` maps ``aa``/``ih``/``ou``/``ee``/
+    ``oh`` to its frames. Returns ``calibration`` with ``vowels`` set to the median (open, width
+    change) of each, measured against that calibration's neutral face, so the vowel prototypes
+    are in the units this user's face and this tracker produce (see ``vtuber.solve.vowels``).
+    Vowels not given keep the defaults. ``CalibrationError`` when a vowel has too few tracked
+    frames or looks like a resting mouth."""
+    n = calibration.neutral_features()
+    out: dict[str, tuple[float, float]] = {}
+    for vowel, frames in samples.items():
+        if vowel not in VOWELS:
+            raise CalibrationError(f"unknown vowel {vowel!r}: expected one of {', '.join(VOWELS)}")
+        points = []
+        previous = None
+        for lm in frames:
+            face = lm.face
+            if face is None or face.layout != "mediapipe":
+                continue
+            head = solve_head(face, lm.image_size, camera, previous)
+            if head is None:
+                continue
+            previous = head
+            f = face_features(align_face(face.points, lm.image_size, head, camera))
+            points.append((mouth_open_weight(f, n), mouth_width_change(f, n)))
+        if len(points) < MIN_VOWEL_SAMPLES:
+            raise CalibrationError(f"vowel {vowel!r}: needs at least {MIN_VOWEL_SAMPLES} frames with a tracked face, got {len(points)}")
+        o, w = (float(v) for v in np.median(np.array(points), axis=0))
+        if o < REST_OPEN and abs(w) < REST_WIDTH:  # vowel_weights would call it rest
+            raise CalibrationError(f"vowel {vowel!r} looked like a resting mouth (open {o:.2f}, width change {w:+.3f}): say it clearly")
+        out[vowel] = (o, w)
+    return dataclasses.replace(calibration, vowels=MappingProxyType({**calibration.vowels, **out}))
+
+
 # ---------------------------------------------------------------------------------------------
 # TOML profile
 # ---------------------------------------------------------------------------------------------
@@ -114,6 +156,12 @@ def save_calibration(calibration: FaceCalibration, path: str | Path) -> None:
         *(f"{k} = {_fmt(v)}" for k, v in sorted(c.tasks_offsets.items())),
         "",
     ]
+    if c.vowels:
+        lines += [
+            "[face.vowels]  # open (0..1), width change (relative) of each calibrated vowel",
+            *(f"{k} = [{_fmt(o)}, {_fmt(w)}]" for k, (o, w) in sorted(c.vowels.items())),
+            "",
+        ]
     Path(path).write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -169,6 +217,13 @@ def load_calibration(path: str | Path) -> FaceCalibration:
             raise ConfigError(f"{path}: field 'face.neutral.{k}' is not a known face feature")
         neutral[k] = number(v, f"face.neutral.{k}", -50.0, 50.0)
     offsets = {k: number(v, f"face.tasks_offsets.{k}", 0.0, MAX_TASKS_OFFSET) for k, v in table("tasks_offsets").items()}
+    vowels = {}
+    for k, v in table("vowels").items():
+        if k not in VOWELS:
+            raise ConfigError(f"{path}: field 'face.vowels.{k}' is not a vowel ({', '.join(VOWELS)})")
+        if not isinstance(v, list) or len(v) != 2:
+            raise ConfigError(f"{path}: field 'face.vowels.{k}' must be [open, width_change]")
+        vowels[k] = (number(v[0], f"face.vowels.{k}", 0.0, 1.0), number(v[1], f"face.vowels.{k}", -1.0, 1.0))
     return FaceCalibration(
         neutral_rotation=q / np.linalg.norm(q),
         left_eye=eye("left_eye"),
@@ -176,6 +231,7 @@ def load_calibration(path: str | Path) -> FaceCalibration:
         mouth=MouthRange(mc, mo),
         neutral=MappingProxyType(neutral),
         tasks_offsets=MappingProxyType(offsets),
+        vowels=MappingProxyType(vowels),
     )
 
 

@@ -2,8 +2,9 @@
 
 Face, in order:
 
-1. Head pose by PnP (``head``), relative to the calibrated neutral rotation; shared between the
-   Neck and Head bones (``NECK_SHARE``) the way a real neck turns.
+1. Head pose (``head``: depth-aware fit of the canonical face, PnP without depth), relative to the
+   calibrated neutral rotation; shared between the Neck and Head bones (``NECK_SHARE``) the way a
+   real neck turns.
 2. The landmarks aligned to the canonical face (``arkit.align_face``) and measured there
    (``arkit.face_features``): every expression measure is free of head rotation and distance.
 3. Per-eye blink (``eyes``; each eye on its own, so winks work) and eyeWide; gaze per eye from the
@@ -37,7 +38,7 @@ from vtuber.solve.eyes import EyeRange, blink_weight, eye_openness_ratio, wide_w
 from vtuber.solve.gaze import solve_gaze
 from vtuber.solve.head import solve_head
 from vtuber.solve.mouth import MouthRange, mouth_open_weight, mouth_width_change
-from vtuber.solve.vowels import vowel_weights
+from vtuber.solve.vowels import PROTOTYPES, vowel_weights
 
 NECK_SHARE = 0.3  # the cervical spine takes about a third of a head turn; the skull joint the rest
 
@@ -67,6 +68,8 @@ class FaceCalibration:
             canonical face's values.
         tasks_offsets: the resting level of each MediaPipe blendshape on the user's neutral face,
             subtracted before the gain curve.
+        vowels: the user's own (open, width change) of each vowel, measured by
+            ``calibration.calibrate_vowels``; empty = ``vowels.PROTOTYPES``.
     """
 
     neutral_rotation: Quaternion = field(default_factory=lambda: geometry.IDENTITY.copy())
@@ -75,6 +78,13 @@ class FaceCalibration:
     mouth: MouthRange = MouthRange()
     neutral: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     tasks_offsets: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    vowels: Mapping[str, tuple[float, float]] = field(default_factory=lambda: _EMPTY)  # type: ignore[assignment]
+
+    def vowel_prototypes(self) -> Mapping[str, tuple[float, float]]:
+        """``vowels.PROTOTYPES`` overridden by the user's calibrated vowels."""
+        if not self.vowels:
+            return PROTOTYPES
+        return {**PROTOTYPES, **self.vowels}
 
     def neutral_features(self) -> dict[str, float]:
         """The canonical neutral features overridden by the user's."""
@@ -120,7 +130,7 @@ def solve_face_shapes(
     shapes.update(geometric_shapes(f, n, jaw))
     look, bones = solve_gaze(f, n, shapes)
     shapes.update(look)
-    shapes.update(vowel_weights(jaw, mouth_width_change(f, n)))
+    shapes.update(vowel_weights(jaw, mouth_width_change(f, n), calibration.vowel_prototypes() if calibration.vowels else None))
     if tasks:
         learned = apply_curves(tasks, TASKS_CURVES, calibration.tasks_offsets or None)
         for name, value in learned.items():

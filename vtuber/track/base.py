@@ -10,10 +10,13 @@ TrackingMode = Literal["face", "face_hands", "upper_body"]
 """``face``: face only (fastest); ``face_hands``: face + both hands; ``upper_body``: face, pose
 and hands (MediaPipe Holistic)."""
 
-FaceBackend = Literal["auto", "mesh", "tasks"]
-"""``mesh``: legacy Face Mesh with iris (bundled in the wheel, fastest); ``tasks``: the Tasks
-FaceLandmarker (478 points + 52 ARKit blendshapes, needs face_landmarker.task); ``auto``: tasks
-when the model file is available locally or downloadable, else mesh."""
+FaceBackend = Literal["auto", "mesh", "tasks", "hybrid"]
+"""``mesh``: legacy Face Mesh with iris (bundled in the wheel, fastest: ~4 ms a frame here);
+``tasks``: the Tasks FaceLandmarker's points and its 52 ARKit blendshapes (needs
+face_landmarker.task; its landmarks couple the two eyes, so winks read weakly); ``hybrid``:
+Face Mesh points (independent eyes, head, mouth geometry) plus the Tasks blendshapes for the
+other ARKit channels (~14 ms a frame); ``auto``: hybrid when the Tasks model is available
+locally or downloadable, else mesh."""
 
 
 class Tracker(Protocol):

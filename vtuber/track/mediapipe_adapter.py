@@ -108,7 +108,7 @@ class MediaPipeTracker:
                     min_detection_confidence=MIN_DETECTION_CONFIDENCE,
                     min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
                 )
-            elif self._face_tasks is None:
+            elif self._face_tasks is None or face_backend in ("auto", "hybrid"):
                 self._face_mesh = mp.solutions.face_mesh.FaceMesh(
                     static_image_mode=False,
                     max_num_faces=1,
@@ -126,7 +126,9 @@ class MediaPipeTracker:
                 )
         except Exception as exc:  # mediapipe raises RuntimeError/ValueError from its C++ graph
             raise TrackerError(f"MediaPipe could not start its {mode} graph: {exc}") from exc
-        face = "tasks FaceLandmarker" if self._face_tasks is not None else "face mesh"
+        face = "face mesh" + (" + tasks blendshapes" if self._face_tasks is not None else "")
+        if self._face_tasks is not None and self._face_mesh is None:
+            face = "tasks FaceLandmarker"
         if mode == "upper_body":
             face = "holistic" + (" + tasks blendshapes" if self._face_tasks is not None else "")
         self.name = f"mediapipe {mode} ({face})"
@@ -146,7 +148,7 @@ class MediaPipeTracker:
             tasks_face = self._run_face_tasks(image, frame.t)
             if face is None:
                 face = tasks_face
-            elif tasks_face is not None:  # holistic points, Tasks blendshapes
+            elif tasks_face is not None:  # Face Mesh / Holistic points, Tasks blendshapes
                 face = FaceLandmarks(face.points, face.presence, tasks_face.blendshapes)
         if self._hands is not None:
             hands = self._run_hands(image, frame.t)
@@ -180,7 +182,7 @@ class MediaPipeTracker:
         try:
             path = models.ensure_model("face_landmarker", models_dir, download=download)
         except TrackerError as exc:
-            if backend == "tasks":
+            if backend in ("tasks", "hybrid"):
                 raise
             logger.warning("%s; using Face Mesh with geometric blendshapes instead", exc)
             return None
