@@ -2,8 +2,8 @@
 
 Threads: a capture thread keeps only the newest frame (``LatestFrameGrabber``); everything else
 runs in the engine thread, in order, so a frame's result is deterministic given its landmarks.
-With ``pace=False`` a recorded source is read directly in the engine thread instead, every frame
-in order, as fast as tracking allows.
+With ``pace=False`` a recorded source is read ahead by a prefetch thread instead (decoding
+overlaps tracking), every frame in order, none dropped, as fast as tracking allows.
 
 Error policy: per-frame trouble is state, not an exception. No face -> ``Rig.head`` None and the
 smoother holds then eases the pose; a sender whose receiver is gone logs once and keeps going;
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from vtuber.capture.base import FrameSource
-from vtuber.capture.latest import GrabbedFrame, LatestFrameGrabber
+from vtuber.capture.latest import GrabbedFrame, LatestFrameGrabber, PrefetchReader
 from vtuber.records import AvatarPose, Frame, HeadPose, Landmarks, Quaternion, Rig
 from vtuber.retarget.profile import AvatarProfile
 from vtuber.retarget.retarget import retarget
@@ -126,9 +126,12 @@ class Engine:
         stats_interval_s: float = 1.0,
     ) -> RunSummary:
         """Process frames until the source ends, ``stop()``, ``max_frames`` or ``duration_s``."""
-        grabber = None
+        grabber: LatestFrameGrabber | None = None
+        prefetch: PrefetchReader | None = None
         if self.source.live or self.pace:
             grabber = LatestFrameGrabber(self.source, paced=self.pace).start()
+        else:
+            prefetch = PrefetchReader(self.source).start()
         start = time.monotonic()
         next_stats = start + stats_interval_s
         ended_by = "source ended"
@@ -140,8 +143,10 @@ class Engine:
                 if duration_s and time.monotonic() - start >= duration_s:
                     ended_by = "time limit"
                     break
-                grabbed = self._next(grabber)
+                grabbed = grabber.get(timeout_s=0.5) if grabber is not None else prefetch.get()  # type: ignore[union-attr]
                 if grabbed is None:
+                    if prefetch is not None and prefetch.error:
+                        ended_by = f"source failed: {prefetch.error}"
                     if grabber is not None and not grabber.finished:
                         continue  # a live source is retrying; keep waiting
                     if grabber is not None and grabber.state == "failed":
@@ -156,8 +161,8 @@ class Engine:
         finally:
             if grabber is not None:
                 grabber.stop()
-            else:
-                self.source.close()
+            if prefetch is not None:
+                prefetch.stop()
         return RunSummary(
             frames=self.telemetry.frames,
             faces=self.telemetry.faces,
@@ -190,12 +195,6 @@ class Engine:
         return pose
 
     # Private helpers
-
-    def _next(self, grabber: LatestFrameGrabber | None) -> GrabbedFrame | None:
-        if grabber is not None:
-            return grabber.get(timeout_s=0.5)
-        frame: Frame | None = self.source.read()
-        return None if frame is None else GrabbedFrame(frame, time.monotonic())
 
     @staticmethod
     def _timed(durations: dict[str, float], stage: str, fn: Callable[..., object], *args: object, **kwargs: object) -> object:

@@ -177,3 +177,15 @@ def test_grabber_retries_a_lost_camera_and_resumes(monkeypatch: pytest.MonkeyPat
     assert source.opens == 2
     assert grabber.state == "ended"
     assert 9 in seen  # frames after the outage arrived
+
+
+def test_prefetch_reader_keeps_every_frame_in_order(tmp_path: Path) -> None:
+    from vtuber.capture.latest import PrefetchReader
+
+    reader = PrefetchReader(VideoFileSource(write_video(tmp_path / "p.avi", frames=30))).start()
+    indices = []
+    while (g := reader.get()) is not None:
+        indices.append(g.frame.index)
+        time.sleep(0.002)  # a consumer slower than decoding: nothing may be dropped
+    reader.stop()
+    assert indices == list(range(30))

@@ -145,3 +145,62 @@ class LatestFrameGrabber:
             except SourceError as again:
                 logger.debug("reopen attempt %d failed: %s", attempt, again)
         return False
+
+
+class PrefetchReader:
+    """Reads a recorded source one or two frames ahead in a thread, for unpaced runs: decoding
+    the next frame overlaps with tracking this one, and no frame is ever dropped."""
+
+    DEPTH = 2  # frames decoded ahead: enough to hide decoding, too few to matter for memory
+
+    def __init__(self, source: FrameSource) -> None:
+        import queue
+
+        self.source = source
+        self.error: str | None = None
+        self._queue: queue.Queue[GrabbedFrame | None] = queue.Queue(maxsize=self.DEPTH)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"prefetch:{source.name}", daemon=True)
+
+    def start(self) -> PrefetchReader:
+        self._thread.start()
+        return self
+
+    def get(self) -> GrabbedFrame | None:
+        """The next frame in order; None at the end of the stream (or after a source error)."""
+        return self._queue.get()
+
+    def stop(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                self._queue.get_nowait()
+            except Exception:  # noqa: BLE001 - queue.Empty; nothing to drain yet
+                pass
+            self._thread.join(timeout=0.05)
+        self.source.close()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self.source.read()
+                self._put(None if frame is None else GrabbedFrame(frame, time.monotonic()))
+                if frame is None:
+                    return
+        except SourceError as exc:
+            self.error = str(exc)
+            self._put(None)
+        except Exception as exc:  # a decoder bug must end the run, not hang it
+            logger.exception("reading %s failed", self.source.name)
+            self.error = f"reading {self.source.name} failed: {exc}"
+            self._put(None)
+
+    def _put(self, item: GrabbedFrame | None) -> None:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue

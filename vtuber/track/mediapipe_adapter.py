@@ -3,8 +3,8 @@
 Back ends (all CPU, all on the pinned ``mediapipe==0.10.21``):
 
 * Face Mesh with iris refinement (legacy solution, model inside the wheel): 478 points.
-* Holistic with refined face (legacy): face 478 + pose 33 (image and world) + both hands.
-* Hands (legacy) or the Tasks HandLandmarker: 21 points per hand, for face + hands mode.
+* Pose (legacy, full model): 33 points in the image and in metres (world).
+* Hands (legacy): 21 points per hand.
 * Tasks FaceLandmarker (``face_landmarker.task``): 478 points and 52 ARKit blendshapes.
 
 Results are converted to numpy arrays once, here. Real frame timestamps go to MediaPipe: the
@@ -13,14 +13,16 @@ Tasks API takes them in VIDEO mode; the legacy ``SolutionBase.process`` otherwis
 pinned by the exact mediapipe version), which keeps its internal landmark filters honest at any
 frame rate.
 
-Handedness: Holistic labels hands by the subject's own side. The Hands solution and the Tasks
-HandLandmarker label them assuming a mirrored (selfie) image, so on camera images as captured
-their "Left" is the subject's right; we swap them here, once.
+Handedness: the Hands solution labels hands assuming a mirrored (selfie) image, so on camera
+images as captured its "Left" is the subject's right; we swap it here, once, and with a pose
+in view assign each hand to the nearer pose wrist instead (``assign_hands``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,8 @@ except ImportError as exc:  # pragma: no cover - exercised only on broken instal
 
 MIN_DETECTION_CONFIDENCE = 0.5  # MediaPipe's own default; lower admits false faces in clutter
 MIN_TRACKING_CONFIDENCE = 0.5  # MediaPipe's default; below it the detector re-runs
+WRIST_VISIBLE = 0.3  # pose visibility below which a wrist is out of view (MediaPipe's scale 0-1)
+HAND_RECHECK_FRAMES = 10  # look for hands anyway every third of a second at 30 fps
 
 
 def _landmark_array(landmark_list: Any) -> np.ndarray:
@@ -58,27 +62,35 @@ def _swap_side(label: str) -> Side:
     return "right" if label.lower() == "left" else "left"
 
 
-class _LegacyClock:
-    """Feeds real timestamps (microseconds, strictly increasing) to a legacy solution."""
+class _Legacy:
+    """A legacy solution fed real timestamps (microseconds, strictly increasing)."""
 
-    def __init__(self) -> None:
+    def __init__(self, solution: Any) -> None:
+        self.solution = solution
         self._last_us = -1
 
-    def stamp(self, solution: Any, t: float) -> None:
-        us = max(int(round(t * 1e6)), self._last_us + 1)
+    def process(self, image: np.ndarray, t: float) -> Any:
+        us = max(round(t * 1e6), self._last_us + 1)
         self._last_us = us
         # process() adds 33333 before use; see the module docstring.
-        solution._simulated_timestamp = us - 33333
+        self.solution._simulated_timestamp = us - 33333
+        return self.solution.process(image)
+
+    def close(self) -> None:
+        self.solution.close()
 
 
 class MediaPipeTracker:
     """Face, face + hands or upper-body tracking on the CPU.
 
+    The models of a mode run concurrently, one thread each (MediaPipe's graphs release the GIL),
+    so on two cores upper body (pose + hands + face mesh: the same models Holistic chains)
+    costs about the slowest model instead of their sum: 27 ms against Holistic's 40 ms on
+    sign_language_pose/test_video.mp4 here.
+
     Args:
         mode: what to track (see ``TrackingMode``).
-        face_backend: ``mesh``, ``tasks`` or ``auto`` (see ``FaceBackend``); Holistic (upper
-            body) always uses its own refined face, plus the Tasks blendshapes when the
-            FaceLandmarker is available and ``face_backend`` is not ``mesh``.
+        face_backend: see ``FaceBackend``.
         models_dir: where the Tasks ``.task`` bundles are (see ``vtuber.track.models``).
         download_models: allow downloading missing Tasks bundles from the official URLs.
     """
@@ -92,66 +104,84 @@ class MediaPipeTracker:
         download_models: bool = True,
     ) -> None:
         self.mode = mode
-        self._clock = _LegacyClock()
         self._last_ms = -1
-        self._face_mesh: Any = None
-        self._holistic: Any = None
-        self._hands: Any = None
-        self._face_tasks: Any = None
-        self._face_tasks = self._open_face_tasks(face_backend, models_dir, download_models)
+        self._face_mesh: _Legacy | None = None
+        self._pose: _Legacy | None = None
+        self._hands: _Legacy | None = None
+        self._face_tasks: Any = self._open_face_tasks(face_backend, models_dir, download_models)
+        self._last_pose: PoseLandmarks | None = None
+        self._frames = 0
         try:
+            if self._face_tasks is None or face_backend in ("auto", "hybrid"):
+                self._face_mesh = _Legacy(
+                    mp.solutions.face_mesh.FaceMesh(
+                        static_image_mode=False,
+                        max_num_faces=1,
+                        refine_landmarks=True,
+                        min_detection_confidence=MIN_DETECTION_CONFIDENCE,
+                        min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
+                    )
+                )
+            if mode in ("face_hands", "upper_body"):
+                self._hands = _Legacy(
+                    mp.solutions.hands.Hands(
+                        static_image_mode=False,
+                        max_num_hands=2,
+                        model_complexity=1,
+                        min_detection_confidence=MIN_DETECTION_CONFIDENCE,
+                        min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
+                    )
+                )
             if mode == "upper_body":
-                self._holistic = mp.solutions.holistic.Holistic(
-                    static_image_mode=False,
-                    model_complexity=1,
-                    refine_face_landmarks=True,
-                    min_detection_confidence=MIN_DETECTION_CONFIDENCE,
-                    min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
-                )
-            elif self._face_tasks is None or face_backend in ("auto", "hybrid"):
-                self._face_mesh = mp.solutions.face_mesh.FaceMesh(
-                    static_image_mode=False,
-                    max_num_faces=1,
-                    refine_landmarks=True,
-                    min_detection_confidence=MIN_DETECTION_CONFIDENCE,
-                    min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
-                )
-            if mode == "face_hands":
-                self._hands = mp.solutions.hands.Hands(
-                    static_image_mode=False,
-                    max_num_hands=2,
-                    model_complexity=1,
-                    min_detection_confidence=MIN_DETECTION_CONFIDENCE,
-                    min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
+                self._pose = _Legacy(
+                    mp.solutions.pose.Pose(
+                        static_image_mode=False,
+                        model_complexity=1,  # the full model: the only pose model in the wheel
+                        min_detection_confidence=MIN_DETECTION_CONFIDENCE,
+                        min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
+                    )
                 )
         except Exception as exc:  # mediapipe raises RuntimeError/ValueError from its C++ graph
+            self.close()
             raise TrackerError(f"MediaPipe could not start its {mode} graph: {exc}") from exc
+        jobs = sum(x is not None for x in (self._face_mesh, self._face_tasks, self._hands, self._pose))
+        self._pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mediapipe") if jobs > 1 else None
         face = "face mesh" + (" + tasks blendshapes" if self._face_tasks is not None else "")
         if self._face_tasks is not None and self._face_mesh is None:
             face = "tasks FaceLandmarker"
-        if mode == "upper_body":
-            face = "holistic" + (" + tasks blendshapes" if self._face_tasks is not None else "")
-        self.name = f"mediapipe {mode} ({face})"
+        parts = {"face": face, "face_hands": f"{face} + hands", "upper_body": f"pose + hands + {face}"}
+        self.name = f"mediapipe {mode} ({parts[mode]})"
 
     # Public API
 
     def track(self, frame: Frame) -> Landmarks:
         """Landmarks of ``frame`` (RGB). Frames must come with increasing ``t``."""
         image = np.ascontiguousarray(frame.image)
-        face = pose = None
-        hands: dict[Side, HandLandmarks] = {}
-        if self._holistic is not None:
-            face, pose, hands = self._run_holistic(image, frame.t)
-        elif self._face_mesh is not None:
-            face = self._run_face_mesh(image, frame.t)
+        t = frame.t
+        jobs: dict[str, Callable[[], Any]] = {}
+        if self._face_mesh is not None:
+            jobs["mesh"] = lambda: self._run_face_mesh(image, t)
         if self._face_tasks is not None:
-            tasks_face = self._run_face_tasks(image, frame.t)
-            if face is None:
-                face = tasks_face
-            elif tasks_face is not None:  # Face Mesh / Holistic points, Tasks blendshapes
-                face = FaceLandmarks(face.points, face.presence, tasks_face.blendshapes)
-        if self._hands is not None:
-            hands = self._run_hands(image, frame.t)
+            jobs["tasks"] = lambda: self._run_face_tasks(image, t)
+        if self._hands is not None and self._hands_may_be_in_view():
+            jobs["hands"] = lambda: self._run_hands(image, t)
+        if self._pose is not None:
+            jobs["pose"] = lambda: self._run_pose(image, t)
+        if self._pool is None:
+            results = {name: job() for name, job in jobs.items()}
+        else:
+            futures = {name: self._pool.submit(job) for name, job in jobs.items()}
+            results = {name: future.result() for name, future in futures.items()}
+        face = results.get("mesh")
+        tasks_face = results.get("tasks")
+        if face is None:
+            face = tasks_face
+        elif tasks_face is not None:  # Face Mesh points, Tasks blendshapes
+            face = FaceLandmarks(face.points, face.presence, tasks_face.blendshapes)
+        pose = results.get("pose")
+        self._last_pose = pose
+        self._frames += 1
+        hands = assign_hands(results.get("hands", []), pose)
         return Landmarks(
             t=frame.t,
             index=frame.index,
@@ -163,10 +193,14 @@ class MediaPipeTracker:
         )
 
     def close(self) -> None:
-        for solution in (self._face_mesh, self._holistic, self._hands, self._face_tasks):
+        for solution in (self._face_mesh, self._pose, self._hands, self._face_tasks):
             if solution is not None:
                 solution.close()
-        self._face_mesh = self._holistic = self._hands = self._face_tasks = None
+        self._face_mesh = self._pose = self._hands = self._face_tasks = None
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+            self._pool = None
 
     def __enter__(self) -> MediaPipeTracker:
         return self
@@ -175,6 +209,16 @@ class MediaPipeTracker:
         self.close()
 
     # Private helpers
+
+    def _hands_may_be_in_view(self) -> bool:
+        """False when the last pose saw both wrists out of view: the hand model (the costliest,
+        its palm detector re-running on every frame without a hand) is then skipped, except on
+        every ``HAND_RECHECK_FRAMES``-th frame, the way Holistic derives hand regions from the
+        pose."""
+        pose = self._last_pose
+        if pose is None or self._frames % HAND_RECHECK_FRAMES == 0:
+            return True
+        return bool(max(pose.visibility[i] for i in POSE_WRISTS.values()) >= WRIST_VISIBLE)
 
     def _open_face_tasks(self, backend: FaceBackend, models_dir: str | None, download: bool) -> Any:
         if backend == "mesh":
@@ -206,8 +250,8 @@ class MediaPipeTracker:
         return ms
 
     def _run_face_mesh(self, image: np.ndarray, t: float) -> FaceLandmarks | None:
-        self._clock.stamp(self._face_mesh, t)
-        result = self._face_mesh.process(image)
+        assert self._face_mesh is not None
+        result = self._face_mesh.process(image, t)
         if not result.multi_face_landmarks:
             return None
         return FaceLandmarks(points=_landmark_array(result.multi_face_landmarks[0]))
@@ -221,42 +265,57 @@ class MediaPipeTracker:
         shapes.pop("_neutral", None)
         return FaceLandmarks(points=_landmark_array(result.face_landmarks[0]), blendshapes=frozen_mapping(shapes))
 
-    def _run_holistic(
-        self, image: np.ndarray, t: float
-    ) -> tuple[FaceLandmarks | None, PoseLandmarks | None, dict[Side, HandLandmarks]]:
-        self._clock.stamp(self._holistic, t)
-        r = self._holistic.process(image)
-        face = FaceLandmarks(points=_landmark_array(r.face_landmarks)) if r.face_landmarks else None
-        pose = None
-        if r.pose_landmarks and r.pose_world_landmarks:
-            pose = PoseLandmarks(
-                points=_landmark_array(r.pose_landmarks),
-                world=_landmark_array(r.pose_world_landmarks),
-                visibility=_visibility_array(r.pose_landmarks),
-            )
-        hands: dict[Side, HandLandmarks] = {}
-        if r.left_hand_landmarks:
-            hands["left"] = HandLandmarks("left", _landmark_array(r.left_hand_landmarks))
-        if r.right_hand_landmarks:
-            hands["right"] = HandLandmarks("right", _landmark_array(r.right_hand_landmarks))
-        return face, pose, hands
+    def _run_pose(self, image: np.ndarray, t: float) -> PoseLandmarks | None:
+        assert self._pose is not None
+        r = self._pose.process(image, t)
+        if not (r.pose_landmarks and r.pose_world_landmarks):
+            return None
+        return PoseLandmarks(
+            points=_landmark_array(r.pose_landmarks),
+            world=_landmark_array(r.pose_world_landmarks),
+            visibility=_visibility_array(r.pose_landmarks),
+        )
 
-    def _run_hands(self, image: np.ndarray, t: float) -> dict[Side, HandLandmarks]:
-        self._clock.stamp(self._hands, t)
-        r = self._hands.process(image)
-        hands: dict[Side, HandLandmarks] = {}
+    def _run_hands(self, image: np.ndarray, t: float) -> list[HandLandmarks]:
+        assert self._hands is not None
+        r = self._hands.process(image, t)
         if not r.multi_hand_landmarks:
-            return hands
+            return []
         worlds = r.multi_hand_world_landmarks or [None] * len(r.multi_hand_landmarks)
-        for lms, world, handedness in zip(r.multi_hand_landmarks, worlds, r.multi_handedness):
-            best = handedness.classification[0]
-            side = _swap_side(best.label)
-            if side in hands and hands[side].score >= best.score:
-                continue
-            hands[side] = HandLandmarks(
-                side=side,
+        return [
+            HandLandmarks(
+                side=_swap_side(handedness.classification[0].label),
                 points=_landmark_array(lms),
                 world=_landmark_array(world) if world is not None else None,
-                score=float(best.score),
+                score=float(handedness.classification[0].score),
             )
-        return hands
+            for lms, world, handedness in zip(r.multi_hand_landmarks, worlds, r.multi_handedness)
+        ]
+
+
+POSE_WRISTS: dict[Side, int] = {"left": 15, "right": 16}  # BlazePose: subject's left wrist = 15
+
+
+def assign_hands(hands: Sequence[HandLandmarks], pose: PoseLandmarks | None) -> dict[Side, HandLandmarks]:
+    """Which detected hand is the subject's left and which the right.
+
+    With a pose, each hand goes to the nearer pose wrist (the hand model's own handedness flips
+    easily on a hand seen edge-on); without one, its handedness label decides, the more
+    confident hand winning a tie.
+    """
+    out: dict[Side, HandLandmarks] = {}
+    if pose is not None and hands:
+        wrists = {side: pose.points[i, :2] for side, i in POSE_WRISTS.items()}
+        order = sorted(
+            ((float(np.linalg.norm(h.points[0, :2] - wrists[side])), side, k) for k, h in enumerate(hands) for side in wrists)
+        )
+        used: set[int] = set()
+        for _distance, side, k in order:
+            if side in out or k in used:
+                continue
+            out[side] = HandLandmarks(side, hands[k].points, hands[k].world, hands[k].score)
+            used.add(k)
+        return out
+    for hand in sorted(hands, key=lambda h: -h.score):
+        out.setdefault(hand.side, hand)
+    return out
