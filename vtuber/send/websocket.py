@@ -13,6 +13,12 @@ Backpressure, in three layers, so the engine never waits for a client:
    newer frames keep replacing the slot. A send blocked longer than ``stall_timeout_s`` drops
    that client (transport aborted); other clients are unaffected.
 
+The socket buffer in layer 3 is bounded on purpose: each connection's kernel send buffer is
+set to ``send_buffer_bytes`` (64 KiB, about a dozen frames; Linux books twice that). Left to
+TCP autotuning it grows to ``net.ipv4.tcp_wmem``'s maximum (4 MiB on loopback), so a client
+that reads too slowly would be fed frames seconds old instead of the newest one, and a client
+that stopped reading would hold ~10 s of frames before its stall timer could even start.
+
 Inbound: text messages that parse as JSON are ignored (reserved for later schemas); a message
 above ``max_message_bytes`` closes that connection with 1009 (``websockets`` ``max_size``),
 non-JSON text or a binary message with 1008, more than ``max_messages_per_s`` messages a
@@ -36,6 +42,7 @@ import ipaddress
 import importlib.metadata
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -68,6 +75,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
 MAX_MESSAGE_BYTES = 64 * 1024
 """Largest inbound message accepted; clients have nothing big to say in schema 1."""
+SEND_BUFFER_BYTES = 64 * 1024
+"""Kernel send buffer per connection (SO_SNDBUF): bounds how stale a slow client's frames get."""
 STALL_TIMEOUT_S = 5.0
 """A client whose socket stays full this long is dropped: it is gone or hopelessly behind."""
 MAX_MESSAGES_PER_S = 50.0
@@ -110,6 +119,8 @@ class WebSocketServer:
         allowed_origins: browser origins accepted besides loopback pages
             (e.g. ``"https://my-overlay.example"``).
         max_messages_per_s: inbound message rate above which a client is closed (1008).
+        send_buffer_bytes: kernel send buffer per connection (SO_SNDBUF); None leaves the
+            operating system's autotuning (up to megabytes) in charge.
 
     Raises:
         SenderError: a non-loopback ``host`` without a ``token`` (one line naming the fix).
@@ -128,6 +139,7 @@ class WebSocketServer:
         token: str | None = None,
         allowed_origins: Sequence[str] = (),
         max_messages_per_s: float = MAX_MESSAGES_PER_S,
+        send_buffer_bytes: int | None = SEND_BUFFER_BYTES,
     ) -> None:
         if not is_loopback(host) and not token:
             raise SenderError(
@@ -137,6 +149,7 @@ class WebSocketServer:
         self._token = token or None
         self._allowed_origins = frozenset(o.rstrip("/") for o in allowed_origins)
         self._max_messages_per_s = max_messages_per_s
+        self._send_buffer_bytes = send_buffer_bytes
         self._host = host
         self._port = port
         self._avatar_profile = avatar_profile
@@ -327,6 +340,7 @@ class WebSocketServer:
             await conn.close(CloseCode.POLICY_VIOLATION, str(exc))
             return
         client = _Client(conn, coords, names)
+        self._limit_send_buffer(conn)
         try:
             await conn.send(
                 encode_hello(
@@ -355,6 +369,17 @@ class WebSocketServer:
             logger.info(
                 "WebSocket client %s disconnected (%s)", conn.remote_address, conn.close_code
             )
+
+    def _limit_send_buffer(self, conn: ServerConnection) -> None:
+        if self._send_buffer_bytes is None:
+            return
+        sock = conn.transport.get_extra_info("socket")
+        if sock is None:
+            return
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._send_buffer_bytes)
+        except OSError as exc:  # not fatal: the stall timeout still bounds the client
+            logger.debug("cannot set SO_SNDBUF for %s: %s", conn.remote_address, exc)
 
     def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
         """Refuse foreign browser origins (403) and missing or wrong tokens (401) at the handshake."""
