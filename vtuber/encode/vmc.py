@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -207,12 +208,25 @@ def _transform_message(address: str, name: str, position: ArrayLike, rotation: A
     # "+ 0.0" turns the -0.0 a negated zero would become into +0.0: stable, readable bytes.
     p = conventions.internal_to_unity_position(position) + 0.0
     q = conventions.internal_to_unity_quaternion(rotation) + 0.0
-    args = _osc_string(name) + _SEVEN_FLOATS.pack(p[0], p[1], p[2], q[0], q[1], q[2], q[3])
-    return _message(address, "sfffffff", args)
+    px, py, pz = p.tolist()
+    qx, qy, qz, qw = q.tolist()
+    return _transform_prefix(address, name) + _SEVEN_FLOATS.pack(px, py, pz, qx, qy, qz, qw)
 
 
 def _blend_val(name: str, value: float) -> bytes:
-    return _message(ADDRESS_BLEND_VAL, "sf", _osc_string(name) + _ONE_FLOAT.pack(value))
+    return _blend_prefix(name) + _ONE_FLOAT.pack(value)
+
+
+@lru_cache(maxsize=4096)
+def _transform_prefix(address: str, name: str) -> bytes:
+    """Address, type tags and name of a ``sfffffff`` transform message (the same every frame)."""
+    return _message(address, "sfffffff", _osc_string(name))
+
+
+@lru_cache(maxsize=4096)
+def _blend_prefix(name: str) -> bytes:
+    """Address, type tags and name of a ``/VMC/Ext/Blend/Val`` message (the same every frame)."""
+    return _message(ADDRESS_BLEND_VAL, "sf", _osc_string(name))
 
 
 # ---------------------------------------------------------------------------------------------

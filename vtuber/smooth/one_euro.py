@@ -42,11 +42,15 @@ def smoothing_factor(dt: float, cutoff_hz: ArrayLike) -> F64 | float:
     """
     if not dt > 0.0:
         raise ValueError(f"dt must be > 0 seconds, got {dt!r}")
-    if np.ndim(cutoff_hz) == 0:
+    if type(cutoff_hz) is np.ndarray and cutoff_hz.ndim and cutoff_hz.dtype == np.float64:  # the banks' usual case
+        r = (2.0 * math.pi * dt) * cutoff_hz
+    elif np.ndim(cutoff_hz) == 0:
         r = 2.0 * math.pi * float(cutoff_hz) * dt  # type: ignore[arg-type]
         return r / (r + 1.0)
-    r = (2.0 * math.pi * dt) * np.asarray(cutoff_hz, dtype=np.float64)
-    return r / (r + 1.0)
+    else:
+        r = (2.0 * math.pi * dt) * np.asarray(cutoff_hz, dtype=np.float64)
+    r /= r + 1.0
+    return r
 
 
 def _positive(name: str, value: ArrayLike, *, allow_zero: bool = False) -> F64 | float:

@@ -254,9 +254,13 @@ class RigSmoother:
         if z.shape != (len(rows), 4):
             z = np.array([_unit_or_nan(r) or nan4 for r in rows])
         norm = np.sqrt(np.einsum("ij,ij->i", z, z))
+        good = (norm > 1e-12) & (norm < math.inf)  # NaN fails both
+        if good.all():  # usual: every row valid, no warnings to silence
+            z /= norm[:, None]
+            return z
         with np.errstate(invalid="ignore", divide="ignore"):
             z /= norm[:, None]
-        z[~(norm > 1e-12) | ~np.isfinite(norm)] = math.nan
+        z[~good] = math.nan
         return z
 
     def update(self, rig: Rig) -> Rig:
@@ -278,15 +282,22 @@ class RigSmoother:
         # Blendshapes: new names get a channel seeded at their value.
         bs = self._bs
         values = rig.blendshapes
-        for name in values.keys() - bs.index.keys():
-            v = _as_float(values[name])
-            if math.isfinite(v):
-                params = self.preset.blinks if name in BLINK_CHANNELS else self.preset.blendshapes
-                bs.add(name, v, params, t)
+        in_order = list(values)
+        same_layout = in_order == bs.names  # usual: the same names in the same order every frame
+        if not same_layout:  # new channels join in the rig's own order (deterministic layout)
+            index = bs.index
+            for name in in_order:
+                if name in index:
+                    continue
+                v = _as_float(values[name])
+                if math.isfinite(v):
+                    params = self.preset.blinks if name in BLINK_CHANNELS else self.preset.blendshapes
+                    bs.add(name, v, params, t)
+            same_layout = in_order == bs.names
         if dt is not None and bs.names:
             n = len(bs.names)
             try:
-                if len(values) == n and list(values) == bs.names:  # usual: same dict layout
+                if same_layout:
                     z = np.fromiter(values.values(), np.float64, n)
                 else:
                     get = values.get
@@ -307,7 +318,7 @@ class RigSmoother:
             if head_q is None or pos.shape != (3,) or not np.all(np.isfinite(pos)):
                 head_q = None
         bones = rig.bones
-        for name in bones.keys() - rot.index.keys():
+        for name in [b for b in bones if b not in rot.index] if bones else ():
             q = _unit_or_nan(bones[name])
             if q is not None:
                 rot.add(

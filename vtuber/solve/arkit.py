@@ -19,6 +19,7 @@ Three pieces:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping
@@ -92,13 +93,20 @@ def align_face(
         cam = camera.scaled_to(*image_size)
         w, h = image_size
         pts = np.asarray(points[:n], dtype=np.float64)
-        rays = np.stack([(pts[:, 0] * w - cam.cx) / cam.fx, (pts[:, 1] * h - cam.cy) / cam.fy, np.ones(n)], axis=1)
+        rays = np.empty((n, 3))
+        rays[:, 0] = (pts[:, 0] * w - cam.cx) / cam.fx
+        rays[:, 1] = (pts[:, 1] * h - cam.cy) / cam.fy
+        rays[:, 2] = 1.0
         # each ray meets the plane (in the head's frame) at its canonical vertex's depth
         axis_z = r[:, 2]
         denom = rays @ axis_z
-        denom = np.where(np.abs(denom) < 1e-3, np.copysign(1e-3, denom), denom)
-        lam = (_model_points()[:n, 2] + t @ axis_z) / denom
-        return (rays * lam[:, None] - t) @ r
+        small = np.abs(denom) < 1e-3
+        if small.any():
+            denom[small] = np.copysign(1e-3, denom[small])
+        lam = (_model_points()[:n, 2] + float(t @ axis_z)) / denom
+        rays *= lam[:, None]
+        rays -= t
+        return rays @ r
     p = mediapipe_to_opencv_camera_scaled(points, image_size) @ OPENCV_TO_INTERNAL  # internal axes
     ids, wts, target = _rigid()
     src = p[ids]
@@ -134,47 +142,85 @@ MOUTH_CORNER = {"right": 61, "left": 291}
 IRIS_CENTRE = {"right": 468, "left": 473}
 
 
+def _feature_tables() -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
+    """Constant tables of ``face_features`` (built once at import): the feature names in output
+    order (without / with iris), and the landmark rows gathered per frame (without / with iris).
+    The gathered rows are, per side (left then right): brow inner, mid, outer pairs, cheek, nose
+    wing, upper lip side, lower lip side, eye corners (outer, inner), lower lid (3), mouth corner,
+    face side pair; then 0, 13, 14, 17, 61, 291, 152; then, with iris, each side's iris centre."""
+    sides = ("left", "right")
+    per_side = ("brow_inner", "brow_mid", "brow_outer", "brow_inner_x", "lower_lid", "cheek", "nose_wing",
+                "corner_y", "corner_x", "corner_z", "upper_lip", "lower_lip", "face_side")  # fmt: skip
+    tail = ("lip_gap", "mouth_width", "mouth_x", "lip_z", "upper_lip_thickness", "lower_lip_thickness", "chin_y", "chin_x", "chin_z", "lower_lip_y")
+    names: list[str] = []
+    iris_names: list[str] = []
+    rows: list[int] = []
+    for side in sides:
+        s = "L" if side == "left" else "R"
+        names += [f"{k}_{s}" for k in per_side]
+        iris_names += [f"{k}_{s}" for k in per_side + ("iris_x", "iris_y")]
+        for pair in (BROW_INNER, BROW_MID, BROW_OUTER, CHEEK, NOSE_WING, UPPER_LIP_SIDE, LOWER_LIP_SIDE, EYE_CORNERS):
+            rows += pair[side]
+        rows += LOWER_LID[side]
+        rows.append(MOUTH_CORNER[side])
+        rows += FACE_SIDE[side]
+    rows += (0, 13, 14, 17, 61, 291, 152)
+    iris_rows = rows + [IRIS_CENTRE["left"], IRIS_CENTRE["right"]]
+    return tuple(names) + tail, tuple(iris_names) + tail, tuple(rows), tuple(iris_rows)
+
+
+_NAMES, _IRIS_NAMES, _ROWS, _IRIS_ROWS = _feature_tables()
+_SIDE_ROWS = 22  # gathered rows per side (see ``_feature_tables``)
+
+
 def face_features(a: F64) -> dict[str, float]:
     """Raw measures on aligned points ``a`` (``align_face``; 468 or 478 rows)."""
-    f: dict[str, float] = {}
-    y = a[:, 1]
-    for side in ("left", "right"):
-        s = "L" if side == "left" else "R"
-        o, i = EYE_CORNERS[side]
-        eye_y = 0.5 * (y[o] + y[i])
-        f[f"brow_inner_{s}"] = float(y[list(BROW_INNER[side])].mean() - eye_y)
-        f[f"brow_mid_{s}"] = float(y[list(BROW_MID[side])].mean() - eye_y)
-        f[f"brow_outer_{s}"] = float(y[list(BROW_OUTER[side])].mean() - eye_y)
-        # brows drawn together (browDown pulls the inner brows toward the midline)
-        f[f"brow_inner_x_{s}"] = float(abs(a[BROW_INNER[side][0], 0]))
-        f[f"lower_lid_{s}"] = float(y[list(LOWER_LID[side])].mean() - eye_y)
-        f[f"cheek_{s}"] = float(y[list(CHEEK[side])].mean())
-        f[f"nose_wing_{s}"] = float(y[list(NOSE_WING[side])].mean())
-        c = MOUTH_CORNER[side]
-        lips_mid_y = 0.5 * (y[13] + y[14])
-        f[f"corner_y_{s}"] = float(y[c] - lips_mid_y)
-        f[f"corner_x_{s}"] = float(abs(a[c, 0] - 0.5 * (a[13, 0] + a[14, 0])))
-        f[f"corner_z_{s}"] = float(a[c, 2])
-        f[f"upper_lip_{s}"] = float(y[list(UPPER_LIP_SIDE[side])].mean())
-        f[f"lower_lip_{s}"] = float(y[list(LOWER_LIP_SIDE[side])].mean() - y[152])
-        f[f"face_side_{s}"] = float(abs(a[list(FACE_SIDE[side]), 0]).mean())
-        if len(a) >= 478:
-            ic = a[IRIS_CENTRE[side]]
-            mid = 0.5 * (a[o] + a[i])
-            width = float(np.linalg.norm(a[o, :2] - a[i, :2]))
-            f[f"iris_x_{s}"] = float(ic[0] - mid[0]) / width
-            f[f"iris_y_{s}"] = float(ic[1] - mid[1]) / width
-    f["lip_gap"] = float(np.linalg.norm(a[13] - a[14]))
-    f["mouth_width"] = float(np.linalg.norm(a[61] - a[291]))
-    f["mouth_x"] = float(0.5 * (a[61, 0] + a[291, 0]))
-    f["lip_z"] = float(0.5 * (a[0, 2] + a[17, 2]))
-    f["upper_lip_thickness"] = float(np.linalg.norm(a[0] - a[13]))
-    f["lower_lip_thickness"] = float(np.linalg.norm(a[14] - a[17]))
-    f["chin_y"] = float(y[152])
-    f["chin_x"] = float(a[152, 0])
-    f["chin_z"] = float(a[152, 2])
-    f["lower_lip_y"] = float(y[17])
-    return f
+    # One gather of the landmarks every measure uses (constant table), then float arithmetic.
+    iris = len(a) >= 478
+    g = a[list(_IRIS_ROWS if iris else _ROWS)].tolist()
+    p0, p13, p14, p17, p61, p291, p152 = g[2 * _SIDE_ROWS : 2 * _SIDE_ROWS + 7]
+    lips_mid_y = 0.5 * (p13[1] + p14[1])
+    lips_mid_x = 0.5 * (p13[0] + p14[0])
+    chin_y = p152[1]
+    values: list[float] = []
+    for k in (0, 1):  # left, right
+        r = g[k * _SIDE_ROWS : (k + 1) * _SIDE_ROWS]
+        (bi0, bi1, bm0, bm1, bo0, bo1, ch0, ch1, nw0, nw1, ul0, ul1, ll0, ll1, o, i,
+         ld0, ld1, ld2, c, fs0, fs1) = r  # fmt: skip
+        eye_y = 0.5 * (o[1] + i[1])
+        values += [
+            (bi0[1] + bi1[1]) / 2.0 - eye_y,
+            (bm0[1] + bm1[1]) / 2.0 - eye_y,
+            (bo0[1] + bo1[1]) / 2.0 - eye_y,
+            abs(bi0[0]),  # brows drawn together (browDown pulls the inner brows toward the midline)
+            (ld0[1] + ld1[1] + ld2[1]) / 3.0 - eye_y,
+            (ch0[1] + ch1[1]) / 2.0,
+            (nw0[1] + nw1[1]) / 2.0,
+            c[1] - lips_mid_y,
+            abs(c[0] - lips_mid_x),
+            c[2],
+            (ul0[1] + ul1[1]) / 2.0,
+            (ll0[1] + ll1[1]) / 2.0 - chin_y,
+            (abs(fs0[0]) + abs(fs1[0])) / 2.0,
+        ]
+        if iris:
+            ic = g[2 * _SIDE_ROWS + 7 + k]
+            width = math.hypot(o[0] - i[0], o[1] - i[1])
+            values.append((ic[0] - 0.5 * (o[0] + i[0])) / width)
+            values.append((ic[1] - 0.5 * (o[1] + i[1])) / width)
+    values += [
+        math.dist(p13, p14),
+        math.dist(p61, p291),
+        0.5 * (p61[0] + p291[0]),
+        0.5 * (p0[2] + p17[2]),
+        math.dist(p0, p13),
+        math.dist(p14, p17),
+        chin_y,
+        p152[0],
+        p152[2],
+        p17[1],
+    ]
+    return dict(zip(_IRIS_NAMES if iris else _NAMES, values))
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ closed vs the median frame).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,9 @@ from numpy.typing import NDArray
 from vtuber.conventions import mediapipe_to_opencv_camera_scaled
 from vtuber.records import FaceLandmarks, Side
 from vtuber.solve.indices import EYE_CORNERS, EYE_LIDS
+
+_EYE_ROWS = {side: [int(k) for k in EYE_CORNERS[side]] + [int(k) for pair in EYE_LIDS[side] for k in pair] for side in EYE_CORNERS}
+"""Per eye: the (outer, inner) corners then the (upper, lower) lid pairs, as row indices."""
 
 DEFAULT_OPEN_RATIO = 0.28  # open eyes measure 0.27-0.37 on the ../shared/media clips (median)
 DEFAULT_CLOSED_RATIO = 0.10  # closed eyes measure 0.08-0.10: Face Mesh never closes the contour
@@ -40,12 +44,12 @@ class EyeRange:
 
 def eye_openness_ratio(points_px: NDArray[np.float64], side: Side) -> float:
     """Mean lid gap / eye width of one eye, on (N, 3) pixel-scaled landmarks."""
-    outer, inner = EYE_CORNERS[side]
-    width = float(np.linalg.norm(points_px[outer] - points_px[inner]))
+    # one gather of the eight landmarks (constant index table), then scalar arithmetic
+    o, i, u0, d0, u1, d1, u2, d2 = points_px[_EYE_ROWS[side]].tolist()
+    width = math.dist(o, i)
     if width < 1e-6:
         return 0.0
-    gaps = [float(np.linalg.norm(points_px[u] - points_px[d])) for u, d in EYE_LIDS[side]]
-    return float(np.mean(gaps)) / width
+    return ((math.dist(u0, d0) + math.dist(u1, d1) + math.dist(u2, d2)) / 3.0) / width
 
 
 def blink_weight(ratio: float, eye_range: EyeRange) -> float:

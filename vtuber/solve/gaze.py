@@ -19,12 +19,22 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
+import numpy as np
+
 from vtuber.conventions import eye_rotation_from_gaze
 from vtuber.records import Quaternion
 
 EYEBALL_RADIUS_FRACTION = 1.2 / 2.6  # eyeball radius 12 mm over a 26 mm corner-to-corner width
 LOOK_RANGE_DEG = {"in": 25.0, "out": 30.0, "up": 20.0, "down": 25.0}  # ARKit eyeLook* = 1 here
 MAX_GAZE_DEG = 40.0
+_RY_RX_PROBE = (
+    math.cos(0.15) * math.sin(-0.1),
+    math.sin(0.15) * math.cos(-0.1),
+    -(math.sin(0.15) * math.sin(-0.1)),
+    math.cos(0.15) * math.cos(-0.1),
+)
+_EYE_ROTATION_IS_RY_RX = bool(np.allclose(eye_rotation_from_gaze(0.3, -0.2), _RY_RX_PROBE))
+"""``EyeGaze.rotation``'s closed form matches the convention (checked once at import)."""
 CLOSED_BLINK = 0.6  # above this blink weight the iris is covered: its gaze is not trusted
 
 
@@ -36,6 +46,13 @@ class EyeGaze:
     pitch_deg: float
 
     def rotation(self) -> Quaternion:
+        """``conventions.eye_rotation_from_gaze`` (``R = Ry(yaw) Rx(pitch)``), in closed form:
+        the same product of the two axis rotations without the general quaternion calls."""
+        if _EYE_ROTATION_IS_RY_RX:
+            h_yaw = 0.5 * math.radians(self.yaw_deg)
+            h_pitch = 0.5 * math.radians(self.pitch_deg)
+            sy, cy, sp, cp = math.sin(h_yaw), math.cos(h_yaw), math.sin(h_pitch), math.cos(h_pitch)
+            return np.array([cy * sp, sy * cp, -(sy * sp), cy * cp])
         return eye_rotation_from_gaze(math.radians(self.yaw_deg), math.radians(self.pitch_deg))
 
 

@@ -36,11 +36,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from vtuber import geometry
 from vtuber.conventions import (
     canonical_face_pose_to_internal,
     internal_head_to_opencv_pose,
-    mediapipe_to_pixels,
 )
 from vtuber.records import FaceLandmarks, HeadPose
 from vtuber.solve.camera import CameraIntrinsics
@@ -70,20 +68,20 @@ def solve_head(
     """
     if face.layout != "mediapipe":
         raise ValueError("solve_head expects MediaPipe-layout landmarks (468 or 478 points)")
-    model = canonical_face()
-    ids = model.rigid_ids
-    object_points = model.vertices_cm[ids]
-    image_points = mediapipe_to_pixels(face.points[ids], image_size)
+    ids, object_points, rigid_weights = _rigid_model()
+    points = np.asarray(face.points[ids], dtype=np.float64)
+    image_points = points[:, :2] * image_size  # conventions.mediapipe_to_pixels
     cam = camera.scaled_to(*image_size)
-    face_width_px = max(float(np.ptp(image_points[:, 0])), 1.0)
+    xs = image_points[:, 0]
+    face_width_px = max(float(xs.max() - xs.min()), 1.0)
     pose = None
-    depth = np.asarray(face.points[ids, 2], dtype=np.float64) if face.points.shape[1] > 2 else None
+    depth = points[:, 2] if points.shape[1] > 2 else None
     if (
         depth is not None
-        and np.all(np.isfinite(depth))
-        and float(np.ptp(depth)) * image_size[0] >= MIN_DEPTH_SPREAD_FRACTION * face_width_px
+        and bool(np.isfinite(depth).all())
+        and float(depth.max() - depth.min()) * image_size[0] >= MIN_DEPTH_SPREAD_FRACTION * face_width_px
     ):
-        fit = _fit_with_depth(object_points, model.rigid_weights, image_points, depth * image_size[0], cam)
+        fit = _fit_with_depth(object_points, rigid_weights, image_points, depth * image_size[0], cam)
         pose = _accept(fit, object_points, image_points, cam, face_width_px)
         if pose is not None:
             return pose
@@ -105,16 +103,26 @@ def _accept(
     if candidate is None:
         return None
     rvec, tvec = candidate
-    error = _rms_reprojection(object_points, image_points, rvec, tvec, cam)
     rotation_matrix, _ = cv2.Rodrigues(rvec)
+    error = _rms_reprojection(object_points, image_points, rvec, tvec, cam, rotation_matrix)
     rotation, position = canonical_face_pose_to_internal(rotation_matrix, tvec)
     if position[2] >= 0.0:  # the face cannot be behind the camera
         return None
-    if geometry.to_axis_angle(rotation)[1] > MAX_HEAD_ANGLE_RAD:
+    if _rotation_angle(rotation) > MAX_HEAD_ANGLE_RAD:
         return None
     if error > MAX_REPROJECTION_ERROR_FRACTION * face_width_px:
         return None
     return HeadPose(rotation=rotation, position=position, reprojection_error_px=error)
+
+
+def _rotation_angle(q: NDArray[np.float64]) -> float:
+    """Rotation angle in [0, pi] of quaternion ``q`` (``geometry.to_axis_angle``'s angle)."""
+    x, y, z, w = q.tolist()
+    n = math.sqrt(x * x + y * y + z * z + w * w)
+    if n < 1e-12 or not math.isfinite(n):
+        raise ValueError(f"cannot normalise quaternion {q!r}")
+    w = abs(w / n)
+    return 2.0 * math.atan2(math.sqrt(max(0.0, 1.0 - w * w)), w)
 
 
 def _fit_with_depth(
@@ -128,27 +136,41 @@ def _fit_with_depth(
     fit of the canonical face to the back-projected cloud: (rvec, tvec in cm) like solvePnP.
     Refitted once more with the points the first fit turns away from the camera down-weighted
     (``_facing_weights``)."""
-    if np.any(cam.distortion_array):
+    if any(cam.distortion):
         rays = cv2.undistortPoints(image_points.reshape(-1, 1, 2), cam.matrix, cam.distortion_array).reshape(-1, 2)
     else:
-        rays = (image_points - (cam.cx, cam.cy)) / (cam.fx, cam.fy)
+        rays = np.empty_like(image_points)
+        rays[:, 0] = (image_points[:, 0] - cam.cx) / cam.fx
+        rays[:, 1] = (image_points[:, 1] - cam.cy) / cam.fy
     w = weights / weights.sum()
     rel = depth_px / cam.fx  # depth offsets in units of the face's mean depth
     rel = rel - w @ rel
     cloud = np.empty((len(rays), 3))
     cloud[:, :2] = rays
     cloud[:, 2] = rel  # weak perspective, in units of the mean depth
-    scale, rotation, translation = _weighted_similarity(object_points, cloud, w)
+    centred = _centred(object_points, w)  # the model's side of the fit, shared while w is unchanged
+    scale, rotation, translation = _weighted_similarity(object_points, cloud, w, centred)
+    # Every perspective pass back-projects to ``(x, y, 1) * (1 + rel) / scale``: the same cloud
+    # ``base`` up to the uniform factor 1 / scale. A uniform scaling of the target leaves the fitted
+    # rotation and ``translation / step`` unchanged and makes ``scale * step`` the fit's scale of
+    # ``base``, so with unchanged weights the first perspective pass already converges and a
+    # repeated one returns the same pose with step 1 (to round-off): it is skipped. Only the last
+    # pass (new weights) changes the fit again.
+    base = np.empty((len(rays), 3))
+    base[:, :2] = rays
+    base[:, 2] = 1.0
+    base *= (1.0 + rel)[:, None]
     for k in range(DEPTH_FIT_REFINEMENTS + 1):
         if not (scale > 0.0 and math.isfinite(scale)):
             return None
         if k == DEPTH_FIT_REFINEMENTS:  # last pass: drop the points facing away
             w = w * _facing_weights(rotation, translation, object_points)
             w = w / w.sum()
-        z = (1.0 + rel) / scale  # cm
-        cloud[:, :2] = rays * z[:, None]
-        cloud[:, 2] = z
-        step, rotation, translation = _weighted_similarity(object_points, cloud, w)
+            centred = _centred(object_points, w)
+        elif k > 0:  # same weights as pass 0: the same pose again (see above)
+            continue
+        np.divide(base, scale, out=cloud)  # cm: each point at depth (1 + rel) / scale
+        step, rotation, translation = _weighted_similarity(object_points, cloud, w, centred)
         translation = translation / step  # the cloud's size is MediaPipe's guess: keep the model's
         scale *= step
     if not (scale > 0.0 and math.isfinite(scale)):
@@ -164,8 +186,17 @@ def _facing_weights(rotation: NDArray[np.float64], tvec: NDArray[np.float64], ob
     silhouette, which reads as a smaller turn)."""
     points = object_points @ rotation.T + tvec
     normals = _rigid_normals() @ rotation.T
-    cos = -np.einsum("ij,ij->i", normals, points) / np.linalg.norm(points, axis=1)
-    return np.clip(cos / FACING_FULL_WEIGHT_COS, 1e-3, 1.0)
+    cos = -np.einsum("ij,ij->i", normals, points) / np.sqrt(np.einsum("ij,ij->i", points, points))
+    return np.minimum(np.maximum(cos / FACING_FULL_WEIGHT_COS, 1e-3), 1.0)
+
+
+@lru_cache(maxsize=1)
+def _rigid_model() -> tuple[NDArray[np.int32], NDArray[np.float64], NDArray[np.float64]]:
+    """The rigid landmarks' indices, canonical positions (cm) and MediaPipe weights."""
+    model = canonical_face()
+    object_points = model.vertices_cm[model.rigid_ids]
+    object_points.setflags(write=False)
+    return model.rigid_ids, object_points, model.rigid_weights
 
 
 @lru_cache(maxsize=1)
@@ -183,21 +214,44 @@ def _rigid_normals() -> NDArray[np.float64]:
     return n
 
 
-def _weighted_similarity(
-    src: NDArray[np.float64], dst: NDArray[np.float64], w: NDArray[np.float64]
-) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
-    """``dst ~ s R src + t`` in the weighted least-squares sense (Umeyama); ``w`` sums to 1."""
+def _centred(
+    src: NDArray[np.float64], w: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    """``src``'s weighted mean, ``[w, w * (src - mean)]`` as (N, 4) columns, and ``src``'s weighted
+    variance: the parts of ``_weighted_similarity`` that depend on ``src`` and ``w`` only."""
     ms = w @ src
-    md = w @ dst
     a = src - ms
-    u, sv, vt = np.linalg.svd(((dst - md) * w[:, None]).T @ a)
+    waw = np.empty((len(w), 4))  # columns: w, then w * (src - ms)
+    waw[:, 0] = w
+    np.multiply(a, w[:, None], out=waw[:, 1:])
+    return ms, waw, float(np.einsum("ij,ij->", waw[:, 1:], a))
+
+
+def _weighted_similarity(
+    src: NDArray[np.float64],
+    dst: NDArray[np.float64],
+    w: NDArray[np.float64],
+    centred: tuple[NDArray[np.float64], NDArray[np.float64], float] | None = None,
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """``dst ~ s R src + t`` in the weighted least-squares sense (Umeyama); ``w`` sums to 1.
+    ``centred`` is ``_centred(src, w)`` when the caller already has it."""
+    ms, waw, var = _centred(src, w) if centred is None else centred
+    both = dst.T @ waw  # column 0: the weighted mean of dst; then the weighted covariance:
+    md = both[:, 0]  # sum_i w_i (dst_i - md) a_i^T = sum_i dst_i (w_i a_i)^T, since sum_i w_i a_i = 0
+    u, sv, vt = np.linalg.svd(both[:, 1:])
     rotation = u @ vt
-    if np.linalg.det(rotation) < 0.0:  # a reflection: flip the weakest axis
+    if _det3(rotation) < 0.0:  # a reflection: flip the weakest axis
         u[:, 2] = -u[:, 2]
         sv[2] = -sv[2]
         rotation = u @ vt
-    s = float(sv.sum()) / float(w @ np.einsum("ij,ij->i", a, a))
-    return s, rotation, md - s * rotation @ ms
+    s = float(sv.sum()) / var
+    return s, rotation, md - s * (rotation @ ms)
+
+
+def _det3(m: NDArray[np.float64]) -> float:
+    """Determinant of a 3x3 matrix (plain arithmetic: cheaper than LAPACK at this size)."""
+    (a, b, c), (d, e, f), (g, h, i) = m.tolist()
+    return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
 
 
 def _solve_sqpnp(
@@ -241,6 +295,16 @@ def _rms_reprojection(
     rvec: NDArray[np.float64],
     tvec: NDArray[np.float64],
     cam: CameraIntrinsics,
+    rotation_matrix: NDArray[np.float64] | None = None,
 ) -> float:
-    projected, _ = cv2.projectPoints(object_points, rvec, tvec, cam.matrix, cam.distortion_array)
-    return float(np.sqrt(np.mean(np.sum((projected.reshape(-1, 2) - image_points) ** 2, axis=1))))
+    """RMS image distance (px) of the projected model points from ``image_points``;
+    ``rotation_matrix`` is ``rvec``'s matrix when the caller already has it."""
+    if any(cam.distortion):
+        projected, _ = cv2.projectPoints(object_points, rvec, tvec, cam.matrix, cam.distortion_array)
+        projected = projected.reshape(-1, 2)
+    else:  # the pinhole projection itself (what projectPoints does without distortion)
+        rotation = cv2.Rodrigues(np.asarray(rvec, dtype=np.float64))[0] if rotation_matrix is None else rotation_matrix
+        p = object_points @ rotation.T + np.asarray(tvec, dtype=np.float64).reshape(3)
+        projected = p[:, :2] / p[:, 2:3] * (cam.fx, cam.fy) + (cam.cx, cam.cy)
+    d = projected - image_points
+    return float(np.sqrt(np.einsum("ij,ij->", d, d) / len(d)))

@@ -22,6 +22,7 @@ Body (``vtuber.solve.body``) is added by the lead to the same Rig; this module o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
@@ -207,6 +208,33 @@ def solve_rig(
 
 def split_neck_head(rotation: Quaternion) -> dict[str, Quaternion]:
     """Local Neck and Head rotations whose composition (Neck then Head) equals ``rotation``."""
-    neck = geometry.slerp(geometry.IDENTITY, rotation, NECK_SHARE)
-    head = geometry.multiply(geometry.conjugate(neck), rotation)
-    return {"Neck": neck, "Head": np.asarray(head)}
+    # geometry.slerp(IDENTITY, rotation, NECK_SHARE) and conjugate(neck) * rotation, written out
+    # on floats (the identity end makes the slerp's dot product the w component).
+    rx, ry, rz, rw = (float(v) for v in rotation)
+    n = math.sqrt(rx * rx + ry * ry + rz * rz + rw * rw)
+    if n < 1e-12 or not math.isfinite(n):
+        raise ValueError(f"cannot normalise quaternion {rotation!r}")
+    bx, by, bz, bw = rx / n, ry / n, rz / n, rw / n
+    if bw < 0.0:  # shortest path: the hemisphere of the identity
+        bx, by, bz, bw = -bx, -by, -bz, -bw
+    f = NECK_SHARE
+    d = min(1.0, bw)
+    if d > 0.9995:  # nearly parallel: lerp, normalised
+        nx, ny, nz, nw = f * bx, f * by, f * bz, 1.0 + f * (bw - 1.0)
+        m = math.sqrt(nx * nx + ny * ny + nz * nz + nw * nw)
+        nx, ny, nz, nw = nx / m, ny / m, nz / m, nw / m
+    else:
+        theta = math.acos(d)
+        st = math.sin(theta)
+        ka, kb = math.sin((1.0 - f) * theta) / st, math.sin(f * theta) / st
+        nx, ny, nz, nw = kb * bx, kb * by, kb * bz, ka + kb * bw
+    ax, ay, az, aw = -nx, -ny, -nz, nw  # the neck's inverse, then the Hamilton product with rotation
+    head = np.array(
+        [
+            aw * rx + ax * rw + ay * rz - az * ry,
+            aw * ry - ax * rz + ay * rw + az * rx,
+            aw * rz + ax * ry - ay * rx + az * rw,
+            aw * rw - ax * rx - ay * ry - az * rz,
+        ]
+    )
+    return {"Neck": np.array([nx, ny, nz, nw]), "Head": head}
