@@ -144,6 +144,7 @@ def build_tracker(config: EngineConfig, models_dir_env: str | None) -> Tracker:
         face_backend=config.track.face_backend,  # type: ignore[arg-type]
         models_dir=config.track.models_dir or models_dir_env or None,
         download_models=config.track.download_models,
+        hand_backend=config.track.hand_backend,
     )
 
 

@@ -53,6 +53,9 @@ class TrackConfig:
     """``fan`` only: ``cpu``, ``cuda`` or ``mps``."""
     mode: str = "face"
     """``face`` (fastest), ``face_hands`` or ``upper_body``."""
+    hand_backend: str = "legacy"
+    """``legacy`` (the Hands model in the mediapipe wheel) or ``tasks`` (the Tasks HandLandmarker;
+    hand_landmarker.task from --models-dir, the cache or its official URL)."""
     face_backend: str = "auto"
     """``mesh`` (Face Mesh, fastest), ``tasks`` (Tasks points + 52 blendshapes), ``hybrid``
     (Face Mesh points + Tasks blendshapes) or ``auto`` (hybrid when the model is available)."""
@@ -197,6 +200,7 @@ class EngineConfig:
 _CHOICES = {
     ("track", "backend"): ("mediapipe", "dlib", "fan"),
     ("track", "mode"): ("face", "face_hands", "upper_body"),
+    ("track", "hand_backend"): ("legacy", "tasks"),
     ("track", "face_backend"): ("auto", "mesh", "tasks", "hybrid"),
     ("smoothing", "preset"): ("responsive", "balanced", "smooth", "none"),
 }

@@ -4,7 +4,7 @@ Back ends (all CPU, all on the pinned ``mediapipe==0.10.21``):
 
 * Face Mesh with iris refinement (legacy solution, model inside the wheel): 478 points.
 * Pose (legacy, full model): 33 points in the image and in metres (world).
-* Hands (legacy): 21 points per hand.
+* Hands (legacy) or the Tasks HandLandmarker (``hand_landmarker.task``): 21 points per hand.
 * Tasks FaceLandmarker (``face_landmarker.task``): 478 points and 52 ARKit blendshapes.
 
 Results are converted to numpy arrays once, here. Real frame timestamps go to MediaPipe: the
@@ -93,6 +93,8 @@ class MediaPipeTracker:
         face_backend: see ``FaceBackend``.
         models_dir: where the Tasks ``.task`` bundles are (see ``vtuber.track.models``).
         download_models: allow downloading missing Tasks bundles from the official URLs.
+        hand_backend: ``legacy`` (the Hands solution in the wheel) or ``tasks`` (the Tasks
+            HandLandmarker, needs hand_landmarker.task).
     """
 
     def __init__(
@@ -102,8 +104,11 @@ class MediaPipeTracker:
         face_backend: FaceBackend = "auto",
         models_dir: str | None = None,
         download_models: bool = True,
+        hand_backend: str = "legacy",
     ) -> None:
         self.mode = mode
+        self._hand_tasks: Any = None
+        self._hand_last_ms = -1
         self._last_ms = -1
         self._face_mesh: _Legacy | None = None
         self._pose: _Legacy | None = None
@@ -122,7 +127,9 @@ class MediaPipeTracker:
                         min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
                     )
                 )
-            if mode in ("face_hands", "upper_body"):
+            if mode in ("face_hands", "upper_body") and hand_backend == "tasks":
+                self._hand_tasks = self._open_hand_tasks(models_dir, download_models)
+            elif mode in ("face_hands", "upper_body"):
                 self._hands = _Legacy(
                     mp.solutions.hands.Hands(
                         static_image_mode=False,
@@ -144,12 +151,13 @@ class MediaPipeTracker:
         except Exception as exc:  # mediapipe raises RuntimeError/ValueError from its C++ graph
             self.close()
             raise TrackerError(f"MediaPipe could not start its {mode} graph: {exc}") from exc
-        jobs = sum(x is not None for x in (self._face_mesh, self._face_tasks, self._hands, self._pose))
+        jobs = sum(x is not None for x in (self._face_mesh, self._face_tasks, self._hands, self._hand_tasks, self._pose))
         self._pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mediapipe") if jobs > 1 else None
         face = "face mesh" + (" + tasks blendshapes" if self._face_tasks is not None else "")
         if self._face_tasks is not None and self._face_mesh is None:
             face = "tasks FaceLandmarker"
-        parts = {"face": face, "face_hands": f"{face} + hands", "upper_body": f"pose + hands + {face}"}
+        hands = "tasks hands" if self._hand_tasks is not None else "hands"
+        parts = {"face": face, "face_hands": f"{face} + {hands}", "upper_body": f"pose + {hands} + {face}"}
         self.name = f"mediapipe {mode} ({parts[mode]})"
 
     # Public API
@@ -163,7 +171,7 @@ class MediaPipeTracker:
             jobs["mesh"] = lambda: self._run_face_mesh(image, t)
         if self._face_tasks is not None:
             jobs["tasks"] = lambda: self._run_face_tasks(image, t)
-        if self._hands is not None and self._hands_may_be_in_view():
+        if (self._hands is not None or self._hand_tasks is not None) and self._hands_may_be_in_view():
             jobs["hands"] = lambda: self._run_hands(image, t)
         if self._pose is not None:
             jobs["pose"] = lambda: self._run_pose(image, t)
@@ -193,10 +201,10 @@ class MediaPipeTracker:
         )
 
     def close(self) -> None:
-        for solution in (self._face_mesh, self._pose, self._hands, self._face_tasks):
+        for solution in (self._face_mesh, self._pose, self._hands, self._face_tasks, getattr(self, "_hand_tasks", None)):
             if solution is not None:
                 solution.close()
-        self._face_mesh = self._pose = self._hands = self._face_tasks = None
+        self._face_mesh = self._pose = self._hands = self._face_tasks = self._hand_tasks = None
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=True)
@@ -244,6 +252,21 @@ class MediaPipeTracker:
         except Exception as exc:  # a corrupt bundle fails inside the C++ graph
             raise TrackerError(f"cannot load {path}: {exc} (delete it to re-download)") from exc
 
+    def _open_hand_tasks(self, models_dir: str | None, download: bool) -> Any:
+        path = models.ensure_model("hand_landmarker", models_dir, download=download)
+        options = vision.HandLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.VIDEO,
+            num_hands=2,
+            min_hand_detection_confidence=MIN_DETECTION_CONFIDENCE,
+            min_hand_presence_confidence=MIN_DETECTION_CONFIDENCE,
+            min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
+        )
+        try:
+            return vision.HandLandmarker.create_from_options(options)
+        except Exception as exc:  # a corrupt bundle fails inside the C++ graph
+            raise TrackerError(f"cannot load {path}: {exc} (delete it to re-download)") from exc
+
     def _timestamp_ms(self, t: float) -> int:
         ms = max(int(round(t * 1000.0)), self._last_ms + 1)
         self._last_ms = ms
@@ -277,6 +300,8 @@ class MediaPipeTracker:
         )
 
     def _run_hands(self, image: np.ndarray, t: float) -> list[HandLandmarks]:
+        if self._hand_tasks is not None:
+            return self._run_hand_tasks(image, t)
         assert self._hands is not None
         r = self._hands.process(image, t)
         if not r.multi_hand_landmarks:
@@ -290,6 +315,23 @@ class MediaPipeTracker:
                 score=float(handedness.classification[0].score),
             )
             for lms, world, handedness in zip(r.multi_hand_landmarks, worlds, r.multi_handedness)
+        ]
+
+
+    def _run_hand_tasks(self, image: np.ndarray, t: float) -> list[HandLandmarks]:
+        mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=image)
+        # Its own millisecond clock: the face Tasks model may run in another thread.
+        ms = max(round(t * 1000.0), self._hand_last_ms + 1)
+        self._hand_last_ms = ms
+        r = self._hand_tasks.detect_for_video(mp_image, ms)
+        return [
+            HandLandmarks(
+                side=_swap_side(handedness[0].category_name),
+                points=_landmark_array(points),
+                world=_landmark_array(world),
+                score=float(handedness[0].score),
+            )
+            for points, world, handedness in zip(r.hand_landmarks, r.hand_world_landmarks, r.handedness)
         ]
 
 
