@@ -238,34 +238,34 @@ class MediaPipeTracker:
                 raise
             logger.warning("%s; using Face Mesh with geometric blendshapes instead", exc)
             return None
-        options = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.VIDEO,
-            num_faces=1,
-            output_face_blendshapes=True,
-            min_face_detection_confidence=MIN_DETECTION_CONFIDENCE,
-            min_face_presence_confidence=MIN_DETECTION_CONFIDENCE,
-            min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
+        return _create_task(
+            vision.FaceLandmarker,
+            path,
+            vision.FaceLandmarkerOptions(
+                base_options=BaseOptions(model_asset_path=str(path)),
+                running_mode=vision.RunningMode.VIDEO,
+                num_faces=1,
+                output_face_blendshapes=True,
+                min_face_detection_confidence=MIN_DETECTION_CONFIDENCE,
+                min_face_presence_confidence=MIN_DETECTION_CONFIDENCE,
+                min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
+            ),
         )
-        try:
-            return vision.FaceLandmarker.create_from_options(options)
-        except Exception as exc:  # a corrupt bundle fails inside the C++ graph
-            raise TrackerError(f"cannot load {path}: {exc} (delete it to re-download)") from exc
 
     def _open_hand_tasks(self, models_dir: str | None, download: bool) -> Any:
         path = models.ensure_model("hand_landmarker", models_dir, download=download)
-        options = vision.HandLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.VIDEO,
-            num_hands=2,
-            min_hand_detection_confidence=MIN_DETECTION_CONFIDENCE,
-            min_hand_presence_confidence=MIN_DETECTION_CONFIDENCE,
-            min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
+        return _create_task(
+            vision.HandLandmarker,
+            path,
+            vision.HandLandmarkerOptions(
+                base_options=BaseOptions(model_asset_path=str(path)),
+                running_mode=vision.RunningMode.VIDEO,
+                num_hands=2,
+                min_hand_detection_confidence=MIN_DETECTION_CONFIDENCE,
+                min_hand_presence_confidence=MIN_DETECTION_CONFIDENCE,
+                min_tracking_confidence=MIN_TRACKING_CONFIDENCE,
+            ),
         )
-        try:
-            return vision.HandLandmarker.create_from_options(options)
-        except Exception as exc:  # a corrupt bundle fails inside the C++ graph
-            raise TrackerError(f"cannot load {path}: {exc} (delete it to re-download)") from exc
 
     def _timestamp_ms(self, t: float) -> int:
         ms = max(int(round(t * 1000.0)), self._last_ms + 1)
@@ -333,6 +333,14 @@ class MediaPipeTracker:
             )
             for points, world, handedness in zip(r.hand_landmarks, r.hand_world_landmarks, r.handedness)
         ]
+
+
+def _create_task(task: Any, path: Any, options: Any) -> Any:
+    """A Tasks landmarker from its options; a corrupt bundle is one TrackerError line."""
+    try:
+        return task.create_from_options(options)
+    except Exception as exc:  # a corrupt bundle fails inside the C++ graph
+        raise TrackerError(f"cannot load {path}: {exc} (delete it to re-download)") from exc
 
 
 POSE_WRISTS: dict[Side, int] = {"left": 15, "right": 16}  # BlazePose: subject's left wrist = 15
