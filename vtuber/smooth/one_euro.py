@@ -53,6 +53,20 @@ def smoothing_factor(dt: float, cutoff_hz: ArrayLike) -> F64 | float:
     return r
 
 
+def elapsed_s(t: float, last_t: float) -> float:
+    """``t - last_t``; ValueError unless time moved forward (filters never invent a clock)."""
+    dt = t - last_t
+    if not dt > 0.0:
+        raise ValueError(f"non-increasing time: t={t!r} s after t={last_t!r} s (dt must be > 0)")
+    return dt
+
+
+def check_shape(sample: tuple[int, ...], state: tuple[int, ...]) -> None:
+    """ValueError when a sample's shape differs from the filter state's."""
+    if sample != state:
+        raise ValueError(f"sample shape {sample} differs from the filter's {state}")
+
+
 def _positive(name: str, value: ArrayLike, *, allow_zero: bool = False) -> F64 | float:
     a = np.asarray(value, dtype=np.float64)
     ok = (a >= 0.0) if allow_zero else (a > 0.0)
@@ -183,13 +197,8 @@ class OneEuroFilter:
             self._dx = np.zeros_like(xs)
             self._t = float(t)
             return xs.copy()
-        dt = t - self._t
-        if not dt > 0.0:
-            raise ValueError(
-                f"non-increasing time: t={t!r} s after t={self._t!r} s (dt must be > 0)"
-            )
-        if xs.shape != self._x.shape:
-            raise ValueError(f"sample shape {xs.shape} differs from the filter's {self._x.shape}")
+        dt = elapsed_s(t, self._t)
+        check_shape(xs.shape, self._x.shape)
         one_euro_step(
             self._x,
             self._dx,

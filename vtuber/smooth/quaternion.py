@@ -32,7 +32,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from vtuber.smooth.one_euro import _positive, smoothing_factor
+from vtuber.smooth.one_euro import _positive, check_shape, elapsed_s, smoothing_factor
 
 F64 = NDArray[np.float64]
 
@@ -205,13 +205,8 @@ class QuaternionOneEuroFilter:
         if self._q is None or self._w is None or self._t is None:
             self.reseed(qs, t=t)
             return qs.copy()
-        dt = t - self._t
-        if not dt > 0.0:
-            raise ValueError(
-                f"non-increasing time: t={t!r} s after t={self._t!r} s (dt must be > 0)"
-            )
-        if qs.shape != self._q.shape:
-            raise ValueError(f"sample shape {qs.shape} differs from the filter's {self._q.shape}")
+        dt = elapsed_s(t, self._t)
+        check_shape(qs.shape, self._q.shape)
         quaternion_one_euro_step(
             self._q,
             self._w,

@@ -17,13 +17,14 @@ import dataclasses
 import math
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vtuber import geometry
 from vtuber.errors import CalibrationError, ConfigError
-from vtuber.records import Landmarks
+from vtuber.records import FaceLandmarks, HeadPose, Landmarks
 from vtuber.solve.arkit import align_face, face_features, neutral_features
 from vtuber.solve.camera import CameraIntrinsics
 from vtuber.solve.eyes import DEFAULT_CLOSED_RATIO, DEFAULT_OPEN_RATIO, EyeRange, eye_openness_ratio
@@ -36,10 +37,11 @@ MIN_SAMPLES = 15  # half a second at 30 fps; a few seconds is recommended
 MAX_TASKS_OFFSET = 0.5  # a "neutral" channel resting above this is an expression, not a rest level
 
 
-def calibrate_neutral(samples: Iterable[Landmarks], camera: CameraIntrinsics) -> FaceCalibration:
-    """Fold neutral-face frames into a ``FaceCalibration`` (see the module docstring)."""
-    rotations, feats, eyes, mouths = [], [], [], []
-    tasks: dict[str, list[float]] = {}
+def _tracked_faces(
+    samples: Iterable[Landmarks], camera: CameraIntrinsics
+) -> Iterator[tuple[Landmarks, FaceLandmarks, HeadPose, NDArray[np.float64]]]:
+    """(landmarks, face, head pose, face points aligned to the head frame) of every sample whose
+    MediaPipe face PnP could solve, seeding each solve with the previous pose."""
     previous = None
     for lm in samples:
         face = lm.face
@@ -49,8 +51,15 @@ def calibrate_neutral(samples: Iterable[Landmarks], camera: CameraIntrinsics) ->
         if head is None:
             continue
         previous = head
+        yield lm, face, head, align_face(face.points, lm.image_size, head, camera)
+
+
+def calibrate_neutral(samples: Iterable[Landmarks], camera: CameraIntrinsics) -> FaceCalibration:
+    """Fold neutral-face frames into a ``FaceCalibration`` (see the module docstring)."""
+    rotations, feats, eyes, mouths = [], [], [], []
+    tasks: dict[str, list[float]] = {}
+    for lm, face, head, a in _tracked_faces(samples, camera):
         rotations.append(geometry.align_hemisphere(head.rotation, rotations[0]) if rotations else head.rotation)
-        a = align_face(face.points, lm.image_size, head, camera)
         feats.append(face_features(a))
         eyes.append((eye_openness_ratio(a, "left"), eye_openness_ratio(a, "right")))
         mouths.append(mouth_open_ratio(face, lm.image_size))
@@ -100,16 +109,8 @@ def calibrate_vowels(
         if vowel not in VOWELS:
             raise CalibrationError(f"unknown vowel {vowel!r}: expected one of {', '.join(VOWELS)}")
         points = []
-        previous = None
-        for lm in frames:
-            face = lm.face
-            if face is None or face.layout != "mediapipe":
-                continue
-            head = solve_head(face, lm.image_size, camera, previous)
-            if head is None:
-                continue
-            previous = head
-            f = face_features(align_face(face.points, lm.image_size, head, camera))
+        for _lm, _face, _head, aligned in _tracked_faces(frames, camera):
+            f = face_features(aligned)
             points.append((mouth_open_weight(f, n), mouth_width_change(f, n)))
         if len(points) < MIN_VOWEL_SAMPLES:
             raise CalibrationError(f"vowel {vowel!r}: needs at least {MIN_VOWEL_SAMPLES} frames with a tracked face, got {len(points)}")
