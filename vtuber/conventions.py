@@ -115,9 +115,13 @@ def internal_to_unity_position(p: ArrayLike) -> F64:
 
 
 def internal_to_unity_quaternion(q: ArrayLike) -> F64:
-    """Internal -> Unity rotation. The x-axis reflection maps (x, y, z, w) to (x, -y, -z, w)."""
-    x, y, z, w = np.asarray(q, dtype=np.float64)
-    return np.array([x, -y, -z, w])
+    """Internal -> Unity rotation(s) (..., 4). The x-axis reflection maps (x, y, z, w) to
+    (x, -y, -z, w)."""
+    a = np.array(q, dtype=np.float64)
+    if a.shape[-1:] != (4,):
+        raise ValueError(f"quaternions must have shape (..., 4), got {a.shape}")
+    a[..., 1:3] = -a[..., 1:3]
+    return a
 
 
 def unity_to_internal_position(p: ArrayLike) -> F64:

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from vtuber import conventions
 from vtuber.records import AvatarPose
@@ -66,10 +66,10 @@ OK_CALIB_MODE_NORMAL = 0
 
 _BUNDLE_HEADER = b"#bundle\x00" + struct.pack(">Q", 1)  # time tag 1 = "immediately"
 _ELEMENT_SIZE = struct.Struct(">i")
-_SEVEN_FLOATS = struct.Struct(">7f")
 _ONE_FLOAT = struct.Struct(">f")
 _FOUR_INTS = struct.Struct(">4i")
 _BONE_ORDER = {name: i for i, name in enumerate(skeleton.BONES)}
+_OK_PREFIX = b"/VMC/Ext/OK\x00"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,18 +111,32 @@ def encode_vmc(
         ValueError: a bone has no position and no known rest offset, or one message alone is
             larger than ``max_bundle_bytes``.
     """
-    units: list[list[bytes]] = [[_root_message(pose)]]
-    if bones:
-        units.extend([m] for m in _bone_messages(pose, bone_positions, rest_offsets))
-    if blendshapes:
-        vals = [_blend_val(name, value) for name, value in pose.blendshapes.items()]
-        apply = _message(ADDRESS_BLEND_APPLY, "", b"")
-        units.extend([m] for m in vals[:-1])
-        units.append(vals[-1:] + [apply])  # Apply travels with the last Val
+    bone_names = _bone_order(tuple(pose.bones)) if bones else ()
+    blend_names = tuple(pose.blendshapes) if blendshapes else ()
+    layout = _layout(bone_names, blend_names, blendshapes, status, max_bundle_bytes)
+    values = np.empty(layout.value_count)
+    values[0:3] = pose.root.position if pose.root.position is not None else 0.0
+    values[3:7] = pose.root.rotation
+    if bone_names:
+        table = pose.bones
+        transforms = [table[name] for name in bone_names]
+        rows = values[7 : 7 + 7 * len(bone_names)].reshape(-1, 7)
+        rows[:, 3:] = [b.rotation for b in transforms]
+        rows[:, :3] = [
+            b.position if bone_positions and b.position is not None else _rest_offset(name, rest_offsets)
+            for name, b in zip(bone_names, transforms)
+        ]
+    transforms_end = 7 + 7 * len(bone_names)
+    transforms = values[:transforms_end].reshape(-1, 7)
+    transforms[:, :3] = conventions.internal_to_unity_position(transforms[:, :3])
+    transforms[:, 3:] = conventions.internal_to_unity_quaternion(transforms[:, 3:])
+    if blend_names:
+        values[transforms_end : transforms_end + len(blend_names)] = list(pose.blendshapes.values())
     if status:
-        tracking = 1 if pose.tracked.get("face", False) else 0
-        units.append([ok_message(tracking), time_message(time_s)])
-    return pack_bundles(units, max_bundle_bytes)
+        values[-1] = time_s
+    values += 0.0  # -0.0 (a negated zero) -> +0.0: stable, readable bytes
+    tracking = 1 if status and pose.tracked.get("face", False) else 0
+    return layout.fill(values, tracking)
 
 
 def ok_message(tracking_status: int) -> bytes:
@@ -172,27 +186,87 @@ def pack_bundles(
 
 
 # ---------------------------------------------------------------------------------------------
-# Private helpers: messages
+# Private helpers: frame layouts
 # ---------------------------------------------------------------------------------------------
 
 
-def _root_message(pose: AvatarPose) -> bytes:
-    position = pose.root.position if pose.root.position is not None else np.zeros(3)
-    return _transform_message(ADDRESS_ROOT_POS, ROOT_NAME, position, pose.root.rotation)
+class _Layout:
+    """The bytes of every frame with the same bone names, blendshape names and options.
+
+    Each bundle is a template holding everything constant (headers, sizes, addresses, type tags,
+    names) and zeros where the frame's numbers go; every number is a 4-byte OSC ``f`` (or the one
+    ``i`` tracking status) at a 4-byte-aligned offset, so a frame is the template with its float32
+    words overwritten. Values come in one vector: root (7), bones (7 each), blendshapes, time.
+    """
+
+    __slots__ = ("_bundles", "status_word", "value_count")
+
+    def __init__(self, bundles: list[tuple[bytes, list[int], int, int]], value_count: int, status_word: tuple[int, int] | None) -> None:
+        # per bundle: template bytes, word index of each value it holds, first value, end value
+        self._bundles = [(np.frombuffer(t, dtype=np.uint8), np.array(w, dtype=np.intp), lo, hi) for t, w, lo, hi in bundles]
+        self.value_count = value_count
+        self.status_word = status_word  # (bundle, word) of the OK message's tracking status
+
+    def fill(self, values: NDArray[np.float64], tracking: int) -> list[bytes]:
+        out = []
+        for k, (template, words, lo, hi) in enumerate(self._bundles):
+            buffer = template.copy()
+            if hi > lo:
+                buffer.view(">f4")[words] = values[lo:hi]
+            if self.status_word is not None and self.status_word[0] == k:
+                buffer.view(">i4")[self.status_word[1]] = tracking
+            out.append(buffer.tobytes())
+        return out
 
 
-def _bone_messages(
-    pose: AvatarPose, bone_positions: bool, rest_offsets: Mapping[str, ArrayLike] | None
-) -> list[bytes]:
-    names = sorted(pose.bones, key=lambda n: (_BONE_ORDER.get(n, len(_BONE_ORDER)), n))
-    out = []
-    for name in names:
-        bone = pose.bones[name]
-        position = bone.position if bone_positions else None
-        if position is None:
-            position = _rest_offset(name, rest_offsets)
-        out.append(_transform_message(ADDRESS_BONE_POS, name, position, bone.rotation))
-    return out
+@lru_cache(maxsize=64)
+def _bone_order(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Parents first in ``skeleton.BONES`` order, unknown names after them sorted."""
+    return tuple(sorted(names, key=lambda n: (_BONE_ORDER.get(n, len(_BONE_ORDER)), n)))
+
+
+@lru_cache(maxsize=64)
+def _layout(
+    bone_names: tuple[str, ...], blend_names: tuple[str, ...], apply: bool, status: bool, max_bundle_bytes: int
+) -> _Layout:
+    """Messages with zeroed numbers, grouped in units that share a bundle, packed greedily."""
+    seven = bytes(28)
+    units: list[list[tuple[bytes, int]]] = [[(_transform_prefix(ADDRESS_ROOT_POS, ROOT_NAME) + seven, 7)]]
+    units.extend([[(_transform_prefix(ADDRESS_BONE_POS, name) + seven, 7)] for name in bone_names])
+    if apply:
+        vals = [(_blend_prefix(name) + bytes(4), 1) for name in blend_names]
+        units.extend([m] for m in vals[:-1])
+        units.append(vals[-1:] + [(_message(ADDRESS_BLEND_APPLY, "", b""), 0)])  # Apply travels with the last Val
+    if status:
+        units.append([(ok_message(0), 0), (time_message(0.0), 1)])
+    bundles: list[tuple[bytes, list[int], int, int]] = []
+    packed = pack_bundles([[m for m, _ in unit] for unit in units], max_bundle_bytes)
+    value = 0
+    unit_iter = iter(units)
+    pending: list[tuple[bytes, int]] = []
+    status_word = None
+    for k, bundle in enumerate(packed):
+        offset = len(_BUNDLE_HEADER)
+        words: list[int] = []
+        lo = value
+        while offset < len(bundle):
+            if not pending:
+                pending = list(next(unit_iter))
+            message, count = pending.pop(0)
+            offset += 4  # the element size prefix
+            end = offset + len(message)
+            words.extend(range((end - 4 * count) // 4, end // 4))
+            if message.startswith(_OK_PREFIX):
+                status_word = (k, end // 4 - 1)
+            value += count
+            offset = end
+        bundles.append((bundle, words, lo, value))
+    return _Layout(bundles, value, status_word)
+
+
+# ---------------------------------------------------------------------------------------------
+# Private helpers: messages
+# ---------------------------------------------------------------------------------------------
 
 
 def _rest_offset(name: str, rest_offsets: Mapping[str, ArrayLike] | None) -> ArrayLike:
@@ -202,19 +276,6 @@ def _rest_offset(name: str, rest_offsets: Mapping[str, ArrayLike] | None) -> Arr
         return skeleton.REST_OFFSETS[name]
     except KeyError:
         raise ValueError(f"bone {name!r} has no position and no rest offset to send") from None
-
-
-def _transform_message(address: str, name: str, position: ArrayLike, rotation: ArrayLike) -> bytes:
-    # "+ 0.0" turns the -0.0 a negated zero would become into +0.0: stable, readable bytes.
-    p = conventions.internal_to_unity_position(position) + 0.0
-    q = conventions.internal_to_unity_quaternion(rotation) + 0.0
-    px, py, pz = p.tolist()
-    qx, qy, qz, qw = q.tolist()
-    return _transform_prefix(address, name) + _SEVEN_FLOATS.pack(px, py, pz, qx, qy, qz, qw)
-
-
-def _blend_val(name: str, value: float) -> bytes:
-    return _blend_prefix(name) + _ONE_FLOAT.pack(value)
 
 
 @lru_cache(maxsize=4096)
