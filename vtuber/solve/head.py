@@ -48,7 +48,6 @@ MAX_REPROJECTION_ERROR_FRACTION = 0.08  # RMS residual above 8% of the face widt
 MAX_HEAD_ANGLE_RAD = math.radians(100.0)  # beyond this the face points away: a flipped solution
 MIN_DEPTH_SPREAD_FRACTION = 0.05  # rigid points' depth range below 5 % of the face width: no depth
 # channel (a real face's nose tip to cheek contour is ~half its width deep)
-DEPTH_FIT_REFINEMENTS = 2  # perspective back-projection passes after the weak-perspective start
 FACING_FULL_WEIGHT_COS = 0.5  # rigid points facing the camera within 60 degrees keep full weight
 
 
@@ -82,7 +81,7 @@ def solve_head(
         and float(depth.max() - depth.min()) * image_size[0] >= MIN_DEPTH_SPREAD_FRACTION * face_width_px
     ):
         fit = _fit_with_depth(object_points, rigid_weights, image_points, depth * image_size[0], cam)
-        pose = _accept(fit, object_points, image_points, cam, face_width_px)
+        pose = None if fit is None else _accept_matrix(fit[0], fit[1], object_points, image_points, cam, face_width_px)
         if pose is not None:
             return pose
     if previous is not None:  # cheap: a few LM steps from last frame's pose
@@ -104,7 +103,19 @@ def _accept(
         return None
     rvec, tvec = candidate
     rotation_matrix, _ = cv2.Rodrigues(rvec)
-    error = _rms_reprojection(object_points, image_points, rvec, tvec, cam, rotation_matrix)
+    return _accept_matrix(rotation_matrix, tvec, object_points, image_points, cam, face_width_px)
+
+
+def _accept_matrix(
+    rotation_matrix: NDArray[np.float64],
+    tvec: NDArray[np.float64],
+    object_points: NDArray[np.float64],
+    image_points: NDArray[np.float64],
+    cam: CameraIntrinsics,
+    face_width_px: float,
+) -> HeadPose | None:
+    """``_accept`` for a candidate given as a rotation matrix (model -> OpenCV camera) and tvec."""
+    error = _rms_reprojection(object_points, image_points, None, tvec, cam, rotation_matrix)
     rotation, position = canonical_face_pose_to_internal(rotation_matrix, tvec)
     if position[2] >= 0.0:  # the face cannot be behind the camera
         return None
@@ -133,9 +144,18 @@ def _fit_with_depth(
     cam: CameraIntrinsics,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
     """MediaPipe's screen-to-metric conversion with our intrinsics, then a weighted similarity
-    fit of the canonical face to the back-projected cloud: (rvec, tvec in cm) like solvePnP.
-    Refitted once more with the points the first fit turns away from the camera down-weighted
-    (``_facing_weights``)."""
+    fit of the canonical face to the back-projected cloud: (rotation matrix model -> OpenCV
+    camera, tvec in cm) like solvePnP's. Refitted once more with the points the first fit turns
+    away from the camera down-weighted (``_facing_weights``).
+
+    Each landmark is back-projected to ``(x, y, 1) * (1 + rel) * Z0`` (normalised ray ``x, y``,
+    relative depth ``rel``, mean depth ``Z0``). ``Z0`` is unknown, but it scales the whole cloud
+    uniformly, and a uniform scaling of the target leaves the fitted rotation unchanged and
+    scales the fitted size and translation alike: so the cloud is fitted at ``Z0 = 1`` and the
+    translation divided by the fitted size, which puts the face at the depth where the
+    canonical face's size matches it (MediaPipe's own metric assumption). No weak-perspective
+    start or iteration is needed: one fit is exact for its weights.
+    """
     if any(cam.distortion):
         rays = cv2.undistortPoints(image_points.reshape(-1, 1, 2), cam.matrix, cam.distortion_array).reshape(-1, 2)
     else:
@@ -144,39 +164,21 @@ def _fit_with_depth(
         rays[:, 1] = (image_points[:, 1] - cam.cy) / cam.fy
     w = weights / weights.sum()
     rel = depth_px / cam.fx  # depth offsets in units of the face's mean depth
-    rel = rel - w @ rel
+    rel -= w @ rel
+    rel += 1.0
     cloud = np.empty((len(rays), 3))
-    cloud[:, :2] = rays
-    cloud[:, 2] = rel  # weak perspective, in units of the mean depth
-    centred = _centred(object_points, w)  # the model's side of the fit, shared while w is unchanged
-    scale, rotation, translation = _weighted_similarity(object_points, cloud, w, centred)
-    # Every perspective pass back-projects to ``(x, y, 1) * (1 + rel) / scale``: the same cloud
-    # ``base`` up to the uniform factor 1 / scale. A uniform scaling of the target leaves the fitted
-    # rotation and ``translation / step`` unchanged and makes ``scale * step`` the fit's scale of
-    # ``base``, so with unchanged weights the first perspective pass already converges and a
-    # repeated one returns the same pose with step 1 (to round-off): it is skipped. Only the last
-    # pass (new weights) changes the fit again.
-    base = np.empty((len(rays), 3))
-    base[:, :2] = rays
-    base[:, 2] = 1.0
-    base *= (1.0 + rel)[:, None]
-    for k in range(DEPTH_FIT_REFINEMENTS + 1):
-        if not (scale > 0.0 and math.isfinite(scale)):
+    cloud[:, :2] = rays * rel[:, None]
+    cloud[:, 2] = rel
+    rotation = translation = None
+    for final in (False, True):
+        if final:  # second pass: drop the points the first fit turns away from the camera
+            w = w * _facing_weights(rotation, translation, object_points)  # type: ignore[arg-type]
+            w /= w.sum()
+        size, rotation, translation = _weighted_similarity(object_points, cloud, w)
+        if not (size > 0.0 and math.isfinite(size)):
             return None
-        if k == DEPTH_FIT_REFINEMENTS:  # last pass: drop the points facing away
-            w = w * _facing_weights(rotation, translation, object_points)
-            w = w / w.sum()
-            centred = _centred(object_points, w)
-        elif k > 0:  # same weights as pass 0: the same pose again (see above)
-            continue
-        np.divide(base, scale, out=cloud)  # cm: each point at depth (1 + rel) / scale
-        step, rotation, translation = _weighted_similarity(object_points, cloud, w, centred)
-        translation = translation / step  # the cloud's size is MediaPipe's guess: keep the model's
-        scale *= step
-    if not (scale > 0.0 and math.isfinite(scale)):
-        return None
-    rvec, _ = cv2.Rodrigues(rotation)
-    return rvec.reshape(3), translation
+        translation = translation / size  # the cloud's size is MediaPipe's guess: keep the model's
+    return rotation, translation
 
 
 def _facing_weights(rotation: NDArray[np.float64], tvec: NDArray[np.float64], object_points: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -238,7 +240,8 @@ def _weighted_similarity(
     ms, waw, var = _centred(src, w) if centred is None else centred
     both = dst.T @ waw  # column 0: the weighted mean of dst; then the weighted covariance:
     md = both[:, 0]  # sum_i w_i (dst_i - md) a_i^T = sum_i dst_i (w_i a_i)^T, since sum_i w_i a_i = 0
-    u, sv, vt = np.linalg.svd(both[:, 1:])
+    sv, u, vt = cv2.SVDecomp(both[:, 1:])  # one C call: a quarter of np.linalg.svd's cost at 3x3
+    sv = sv.reshape(3)
     rotation = u @ vt
     if _det3(rotation) < 0.0:  # a reflection: flip the weakest axis
         u[:, 2] = -u[:, 2]
@@ -292,7 +295,7 @@ def _refine_from(
 def _rms_reprojection(
     object_points: NDArray[np.float64],
     image_points: NDArray[np.float64],
-    rvec: NDArray[np.float64],
+    rvec: NDArray[np.float64] | None,
     tvec: NDArray[np.float64],
     cam: CameraIntrinsics,
     rotation_matrix: NDArray[np.float64] | None = None,
@@ -300,6 +303,8 @@ def _rms_reprojection(
     """RMS image distance (px) of the projected model points from ``image_points``;
     ``rotation_matrix`` is ``rvec``'s matrix when the caller already has it."""
     if any(cam.distortion):
+        if rvec is None:
+            rvec = cv2.Rodrigues(rotation_matrix)[0]
         projected, _ = cv2.projectPoints(object_points, rvec, tvec, cam.matrix, cam.distortion_array)
         projected = projected.reshape(-1, 2)
     else:  # the pinhole projection itself (what projectPoints does without distortion)
