@@ -14,7 +14,7 @@ Two fits, chosen by the input:
   Each landmark is back-projected along its camera ray to the depth ``Z0 * (1 + z * w / fx)``
   (``z`` is in x-normalised units, so ``z * w`` pixels; at depth ``Z0`` a pixel is ``Z0 / fx``),
   and the canonical face is fitted to that 3D cloud by a weighted similarity (Umeyama/Procrustes,
-  closed form); ``Z0`` comes from the fitted scale, refined twice. Measured on renders with
+  closed form); ``Z0`` cancels out of the fit (see ``_fit_with_depth``). Measured on renders with
   known pose (``vtuber bench face``), PnP on the 2D points alone reads the Tasks landmarks with
   a 3-6 degree pitch bias and compressed angles, because MediaPipe's 2D points drift toward its
   shape prior; its z keeps the 3D shape, and the 3D fit is unbiased.
