@@ -140,12 +140,24 @@ def quaternion_one_euro_step(
     # q to q_hat's hemisphere is negating the product where its w < 0.
     outer = q[..., :, None] * q_hat[..., None, :]
     rel = outer.reshape(outer.shape[:-2] + (16,)) @ _HAMILTON_CONJ_T
-    e = quat_log(np.where((rel[..., 3] < 0.0)[..., None], -rel, rel))
+    rel *= np.copysign(1.0, rel[..., 3:])  # the hemisphere with w >= 0
+    # quat_log written out; below _SMALL rad the error vector is ~0 either way (< 2 * _SMALL)
+    v = rel[..., :3]
+    s = np.sqrt(np.einsum("...i,...i->...", v, v))
+    e = v * (2.0 * np.arctan2(s, rel[..., 3]) / np.maximum(s, _SMALL))[..., None]
     w_hat += np.asarray(smoothing_factor(dt, d_cutoff_hz))[..., None] * (e / dt - w_hat)
     speed = np.sqrt(np.einsum("...i,...i->...", w_hat, w_hat))  # rad/s
     cutoff = min_cutoff_hz + np.asarray(beta) * np.maximum(speed - speed_floor, 0.0)
-    alpha = np.asarray(smoothing_factor(dt, cutoff))
-    q_hat[...] = _normalise(quat_mul(quat_exp(alpha[..., None] * e), q_hat))
+    step = np.asarray(smoothing_factor(dt, cutoff))[..., None] * e  # rotation vector to apply, rad
+    # quat_exp written out (same small-angle argument), then the product and renormalisation
+    angle = np.sqrt(np.einsum("...i,...i->...", step, step))
+    half = 0.5 * angle
+    d = np.empty(step.shape[:-1] + (4,))
+    np.multiply(step, (np.sin(half) / np.maximum(angle, _SMALL))[..., None], out=d[..., :3])
+    d[..., 3] = np.cos(half)
+    out = quat_mul(d, q_hat)
+    out /= np.sqrt(np.einsum("...i,...i->...", out, out))[..., None]
+    q_hat[...] = out
 
 
 class QuaternionOneEuroFilter:
