@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import ExitStack
@@ -60,31 +61,42 @@ def _stats(tel: Telemetry) -> tuple[dict[str, tuple[float, float, float]], tuple
     return stages, (a.p50_ms, a.p95_ms, a.p99_ms)
 
 
+_SINK_SCRIPT = """
+import socket, sys, threading
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", 0))
+sock.settimeout(0.2)
+print(sock.getsockname()[1], flush=True)
+done = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+count = 0
+while not done.is_set():
+    try:
+        sock.recv(65536)
+        count += 1
+    except OSError:
+        pass
+print(count, flush=True)
+"""
+
+
 class _UdpSink:
-    """A real UDP socket that receives and discards what the VMC sender sends."""
+    """A real UDP receiver in its own process, as VSeeFace or Warudo would be: it counts and
+    discards what the VMC sender sends, without taking the engine's interpreter lock."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _SINK_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self._proc.stdout is not None
+        self.port = int(self._proc.stdout.readline())
         self.datagrams = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sock.recv(65536)
-                self.datagrams += 1
-            except OSError:
-                continue
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=1.0)
-        self.sock.close()
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.close()
+        self.datagrams = int(self._proc.stdout.readline() or 0)
+        self._proc.wait(timeout=5.0)
 
 
 class _WsClients:
