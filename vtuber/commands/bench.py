@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-BENCH_MODULES: tuple[str, ...] = ("bench_engine", "bench_senders")
+BENCH_MODULES: tuple[str, ...] = ("bench_engine", "bench_senders", "bench_intrinsics")
 """Further modules under vtuber.commands whose ``register_bench(modes)`` adds a bench mode."""
 
 
