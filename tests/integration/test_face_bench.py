@@ -35,9 +35,25 @@ def test_winks_with_face_mesh_landmarks() -> None:
         r = face.winks(synth)
     finally:
         synth.close()
-    # 11 of 12 pass today (see docs/benchmarks.md); the open eye is never dragged closed
+    # 11 of 12 pass today (see docs/benchmarks.md); the open eye is never dragged closed there
     assert r["max_open"] <= 0.3, r
     assert r["passed"] >= 11, r
+    # at 12 random held-out poses Face Mesh's lids fail far more often (14 of 24 pass today: a
+    # tracker limit, docs/benchmarks.md); guard against it getting worse
+    assert r["held_out"]["frames"] == 24 and r["held_out"]["passed"] >= 14, {k: v for k, v in r["held_out"].items() if k != "rows"}
+
+
+def test_vowels_with_face_mesh_landmarks() -> None:
+    """The prototype mouths (exact landmarks: 15/15) through Face Mesh, default prototypes; the
+    exaggerated mouths after calibrate_vowels. Today's counts, as regression guards."""
+    synth = face._Synth("mesh")
+    try:
+        r = face.vowels(synth)
+    finally:
+        synth.close()
+    assert r["shapes"] == 15 and r["correct"] >= 13, [(x["pose"], x["vowel"], x["winner"]) for x in r["rows"]]
+    assert r["calibrated"]["correct"] >= 16, r["calibrated"]["correct"]
+    assert r["exaggerated"]["calibrated_correct"] == 20, r["exaggerated"]["calibrated_correct"]
 
 
 @needs_model

@@ -132,6 +132,29 @@ def test_vowels_on_synthetic_mouths(renderer, cams) -> None:
         assert max(w, key=w.__getitem__) == vowel, (vowel, w)
 
 
+def test_bench_vowel_mouths_are_the_prototypes(renderer, cams) -> None:
+    """The bench's synthetic vowel mouths (``vtuber.bench.face.VOWEL_SHAPES``) are the mouths the
+    default prototypes describe: on the renderer's exact landmarks they measure each prototype's
+    (open, width change) and win their own vowel at every bench pose. (The earlier, exaggerated
+    mouths did not: 10 of 15 even without a tracker.)"""
+    from vtuber.bench.face import VOWEL_HELD_OUT_POSES, VOWEL_POSES, VOWEL_SHAPES
+    from vtuber.solve.mouth import mouth_open_weight, mouth_width_change
+    from vtuber.solve.rig import _neutral_of
+
+    neutral = _neutral_of(FaceCalibration())
+    for vowel, (jaw, wide) in VOWEL_SHAPES.items():
+        f = features(renderer, cams, FaceState(jaw_open=jaw, mouth_wide=wide))
+        o, w = PROTOTYPES[vowel]
+        assert mouth_open_weight(f, neutral) == pytest.approx(o, abs=0.02), vowel
+        # "ou" sits at the renderer's limit: mouth_wide = -1 narrows the mouth 15 %, not 22 %
+        assert mouth_width_change(f, neutral) == pytest.approx(w, abs=0.07 if vowel == "ou" else 0.01), vowel
+    for pose in VOWEL_POSES + VOWEL_HELD_OUT_POSES:
+        for vowel, (jaw, wide) in VOWEL_SHAPES.items():
+            s, _ = shapes(renderer, cams, FaceState.from_angles(*pose, jaw_open=jaw, mouth_wide=wide))
+            w = {v: s[v] for v in VOWELS}
+            assert max(w, key=w.__getitem__) == vowel, (pose, vowel, w)
+
+
 def test_every_arkit_name_is_produced(renderer, cams) -> None:
     s, _ = shapes(renderer, cams, FaceState())
     assert set(ARKIT_52) <= set(s)
@@ -188,9 +211,10 @@ def test_calibration_file_errors_name_file_and_field(tmp_path) -> None:
 
 
 def test_vowel_weights_follow_given_prototypes() -> None:
-    """(open, width change) MediaPipe's Tasks landmarks gave on the frontal synthetic vowel
-    renders (``vtuber bench face``): wider openings and smaller width changes than the default
-    prototypes, which call its "ee" and "oh" "aa"; calibrated prototypes do not."""
+    """(open, width change) MediaPipe's Tasks landmarks gave on the frontal exaggerated vowel
+    renders (``vtuber.bench.face.VOWEL_SHAPES_EXAGGERATED``): wider openings and smaller width
+    changes than the default prototypes, which call its "ee" and "oh" "aa"; prototypes measured
+    in the tracker's units (what ``calibrate_vowels`` stores) do not."""
     tracker = {"aa": (1.0, -0.047), "ih": (0.226, 0.081), "ou": (0.339, -0.125), "ee": (0.642, 0.048), "oh": (0.935, -0.095)}
     for vowel in ("ee", "oh"):
         w = vowel_weights(*tracker[vowel])

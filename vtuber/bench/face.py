@@ -12,9 +12,11 @@ Parts (each a function returning a plain dict of numbers, so tests can call them
   start-up transient reported separately), and frames to 90% of a 20 degree yaw step with the
   ``responsive`` preset at 30 fps.
 * ``blinks``: precision/recall/F1 and wink checks on the hand labels in tests/data/blink_labels.toml.
-* ``winks``: one eye closed at six poses, per-eye blink of the closed and the open eye.
-* ``vowels``: the five synthetic mouth shapes and which vowel wins on each, with the default
-  prototypes and after ``calibrate_vowels`` (scored on poses other than the calibration's).
+* ``winks``: one eye closed at six poses (and at held-out random poses), per-eye blink of the
+  closed and the open eye.
+* ``vowels``: the five prototype mouths (and the earlier exaggerated ones) and which vowel wins
+  on each, with the default prototypes and after ``calibrate_vowels`` (scored on poses other than
+  the calibration's).
 * ``cost``: per-solver time per frame.
 
 Tracked landmarks of real clips are cached (``.npz`` per clip and back end) under ``cache_dir``
@@ -479,17 +481,13 @@ OPEN_FRAMES, WINK_FRAMES = 3, 4
 WINK_POSES = ((0.0, 0.0, 0.0), (20.0, 5.0, 0.0), (-20.0, -5.0, 5.0), (30.0, 10.0, -10.0), (-30.0, 0.0, 10.0), (0.0, 15.0, 0.0))
 
 
-def winks(synth: _Synth) -> dict[str, Any]:
-    """Synthetic winks (one eye fully closed) at several head poses: the closed eye's blink and
-    the open eye's; passes when closed >= 0.8 and open <= 0.3 in every frame."""
+def _wink_rows(synth: _Synth, poses: Any, cam: Any, calib: Any) -> list[dict[str, Any]]:
+    """One wink per pose and eye: the closed and the open eye's blink on the last wink frame."""
     from vtuber.solve.rig import solve_rig
     from vtuber.synth.face_render import FaceState
 
-    w, h = synth.camera.size
-    cam = _engine_camera(w, h)
-    calib = _calibrate(synth)
     rows = []
-    for pose in WINK_POSES:
+    for pose in poses:
         for side in ("left", "right"):
             synth.reset_tracking()
             previous = None
@@ -502,7 +500,11 @@ def winks(synth: _Synth) -> dict[str, Any]:
                 previous = rig.head
             closed = rig.blendshapes.get("eyeBlinkLeft" if side == "left" else "eyeBlinkRight", 0.0)
             opened = rig.blendshapes.get("eyeBlinkRight" if side == "left" else "eyeBlinkLeft", 1.0)
-            rows.append({"pose": pose, "side": side, "closed": float(closed), "open": float(opened)})
+            rows.append({"pose": tuple(float(v) for v in pose), "side": side, "closed": float(closed), "open": float(opened)})
+    return rows
+
+
+def _wink_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ok = sum(r["closed"] >= 0.8 and r["open"] <= 0.3 for r in rows)
     return {
         "frames": len(rows),
@@ -513,17 +515,53 @@ def winks(synth: _Synth) -> dict[str, Any]:
     }
 
 
+def winks(synth: _Synth, held_out: int = 12, seed: int = 11) -> dict[str, Any]:
+    """Synthetic winks (one eye fully closed) at several head poses: the closed eye's blink and
+    the open eye's; passes when closed >= 0.8 and open <= 0.3 in every frame.
+
+    The headline is ``WINK_POSES``; ``held_out`` more poses drawn at random (yaw +-40, pitch and
+    roll +-20 degrees, ``seed``) are reported as ``held_out`` (0: skipped), because six fixed poses
+    said little: the trackers' lids fail at many turned poses the fixed six happen to miss."""
+    w, h = synth.camera.size
+    cam = _engine_camera(w, h)
+    calib = _calibrate(synth)
+    out = _wink_summary(_wink_rows(synth, WINK_POSES, cam, calib))
+    if held_out:
+        rng = np.random.default_rng(seed)
+        poses = [tuple(rng.uniform([-40.0, -20.0, -20.0], [40.0, 20.0, 20.0])) for _ in range(held_out)]
+        out["held_out"] = _wink_summary(_wink_rows(synth, poses, cam, calib))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Vowels (synthetic mouth shapes)
 # ---------------------------------------------------------------------------------------------
 
-VOWEL_SHAPES = {  # renderer (jaw_open, mouth_wide) for each vowel's mouth
+VOWEL_SHAPES = {  # renderer (jaw_open, mouth_wide) whose exact landmarks give vowels.PROTOTYPES
+    "aa": (0.6, 0.3),
+    "ih": (0.09, 0.92),
+    "ou": (0.03, -1.0),
+    "ee": (0.31, 0.73),
+    "oh": (0.26, -0.98),
+}
+"""The five vowel mouths the default prototypes define, rendered: each (jaw_open, mouth_wide) was
+found by inverting the renderer on its exact (ground-truth) landmarks, frontal face, so that the
+solver's (open, width change) equals ``vowels.PROTOTYPES`` (no tracker involved; pinned in
+tests/unit/test_solve_expressions.py). "ou" is at the renderer's limit (mouth_wide = -1 narrows the
+mouth by 15 %, the prototype says 22 %). The bench therefore scores the tracker and solver on the
+mouths the prototypes describe."""
+
+VOWEL_SHAPES_EXAGGERATED = {
     "aa": (0.9, 0.0),
     "ih": (0.15, 0.6),
     "ou": (0.15, -1.0),
     "ee": (0.45, 0.4),
     "oh": (0.5, -0.8),
 }
+"""The bench's earlier vowel mouths, still reported: chosen as renderer settings, not from the
+prototypes, and more open / less spread than them (exact landmarks read aa (1.00, -0.04), ih (0.20,
++0.09), ou (0.30, -0.16), ee (0.58, +0.04), oh (0.75, -0.14) as (open, width change)), so even the
+renderer's exact landmarks give their own vowel only 10 of 15 times at ``VOWEL_POSES``."""
 
 
 VOWEL_POSES = ((0.0, 0.0, 0.0), (20.0, 5.0, 5.0), (-20.0, -5.0, -5.0))
@@ -541,10 +579,11 @@ def _vowel_frames(synth: _Synth, pose: tuple[float, float, float], jaw: float, w
 def vowels(synth: _Synth, poses: tuple[tuple[float, float, float], ...] = VOWEL_POSES) -> dict[str, Any]:
     """Each synthetic vowel mouth tracked and solved: is the vowel's own weight the largest?
 
-    ``correct``/``rows``: with the default prototypes (neutral calibration only) on ``poses``.
-    ``calibrated``: after ``calibrate_vowels`` on the frontal renders of the five vowels (the
-    product's optional "say a-i-u-e-o" step), scored on ``VOWEL_HELD_OUT_POSES`` (other poses
-    than the calibration's)."""
+    ``correct``/``rows``: with the default prototypes (neutral calibration only) on ``poses``, for
+    the prototype mouths ``VOWEL_SHAPES``. ``calibrated``: after ``calibrate_vowels`` on the
+    frontal renders of the five vowels (the product's optional "say a-i-u-e-o" step), scored on
+    ``VOWEL_HELD_OUT_POSES`` (other poses than the calibration's). ``exaggerated``: both checks
+    for ``VOWEL_SHAPES_EXAGGERATED``."""
     from vtuber.solve.calibration import calibrate_vowels
     from vtuber.solve.rig import solve_rig
 
@@ -552,10 +591,10 @@ def vowels(synth: _Synth, poses: tuple[tuple[float, float, float], ...] = VOWEL_
     cam = _engine_camera(w, h)
     calib = _calibrate(synth)
 
-    def score(calibration: Any, pose_list: tuple[tuple[float, float, float], ...]) -> list[dict[str, Any]]:
+    def score(calibration: Any, pose_list: tuple[tuple[float, float, float], ...], shapes: dict[str, tuple[float, float]] = VOWEL_SHAPES) -> list[dict[str, Any]]:
         rows = []
         for pose in pose_list:
-            for vowel, (jaw, wide) in VOWEL_SHAPES.items():
+            for vowel, (jaw, wide) in shapes.items():
                 previous = None
                 for lm in _vowel_frames(synth, pose, jaw, wide):
                     rig = solve_rig(lm, cam, calibration, previous_head=previous)
@@ -565,13 +604,23 @@ def vowels(synth: _Synth, poses: tuple[tuple[float, float, float], ...] = VOWEL_
         return rows
 
     rows = score(calib, poses)
+    exaggerated = score(calib, poses, VOWEL_SHAPES_EXAGGERATED)
     samples = {v: _vowel_frames(synth, (0.0, 0.0, 0.0), jaw, wide, 5) for v, (jaw, wide) in VOWEL_SHAPES.items()}
     vcal = calibrate_vowels(samples, cam, calib)
     held = score(vcal, VOWEL_HELD_OUT_POSES)
+    samples = {v: _vowel_frames(synth, (0.0, 0.0, 0.0), jaw, wide, 5) for v, (jaw, wide) in VOWEL_SHAPES_EXAGGERATED.items()}
+    held_exaggerated = score(calibrate_vowels(samples, cam, calib), VOWEL_HELD_OUT_POSES, VOWEL_SHAPES_EXAGGERATED)
     return {
         "shapes": len(rows),
         "correct": sum(r["vowel"] == r["winner"] for r in rows),
         "rows": rows,
+        "exaggerated": {
+            "shapes": len(exaggerated),
+            "correct": sum(r["vowel"] == r["winner"] for r in exaggerated),
+            "rows": exaggerated,
+            "calibrated_shapes": len(held_exaggerated),
+            "calibrated_correct": sum(r["vowel"] == r["winner"] for r in held_exaggerated),
+        },
         "calibrated": {
             "prototypes": {k: list(v) for k, v in vcal.vowels.items()},
             "shapes": len(held),
