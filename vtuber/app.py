@@ -183,20 +183,36 @@ def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack)
 
 
 def load_face_calibration(config: EngineConfig) -> FaceCalibration:
-    """The user's neutral face profile, or defaults (a broken profile is one warning line)."""
+    """The user's profile (``--user-profile`` or the selected one): its ``[face]`` section and,
+    riding along for the body solver, its ``[body]`` section (``FaceCalibration.body``). A missing
+    section means defaults quietly; a broken one is one warning line naming the file and field,
+    then defaults for that section only."""
+    import dataclasses
+
     from vtuber.calibrate import store
-    from vtuber.solve.calibration import load_calibration
+    from vtuber.solve.body_calibration import parse_body
+    from vtuber.solve.calibration import parse_face
 
     root = config.user.calibration_dir
     name = config.user.profile or store.selected("user", root)
     if not name:
         return FaceCalibration()
-    try:
-        calibration = load_calibration(store.resolve("user", name, root))
-    except ConfigError as exc:
-        logger.warning("%s; using the default face calibration", exc)
-        return FaceCalibration()
-    logger.info("user profile: %s", name)
+    calibration = FaceCalibration()
+    loaded: list[str] = []
+    failed: list[str] = []
+    for section, parse, what in (("face", parse_face, "face calibration"), ("body", parse_body, "body calibration (none)")):
+        try:
+            value = store.load_user_section(name, section, parse, root)  # type: ignore[arg-type]
+        except ConfigError as exc:
+            if str(exc) not in failed:  # a missing or unreadable file fails both sections alike
+                logger.warning("%s; using the default %s", exc, what)
+            failed.append(str(exc))
+            continue
+        if value is None:
+            continue
+        loaded.append(section)
+        calibration = value if section == "face" else dataclasses.replace(calibration, body=value)
+    logger.info("user profile: %s (%s)", name, ", ".join(loaded) or "no usable sections")
     return calibration
 
 

@@ -118,3 +118,35 @@ def test_installed_in_the_main_cli(tmp_path) -> None:
         capture_output=True, text=True, timeout=60, env=env, check=False,
     )
     assert done.returncode == 0 and "no profiles" in done.stdout
+
+
+def test_guided_step_options_are_checked_in_one_line(tmp_path, capsys) -> None:
+    cases = [
+        (["calibrate", "face", "--name", "me", "--steps", "neutral,blink"], "--steps 'neutral,blink': use a comma list of neutral, closed, wide, mouth"),
+        (["calibrate", "body", "--name", "me", "--steps", "apose"], "--steps 'apose': use a comma list of relaxed, tpose"),
+        (["calibrate", "face", "--name", "../x"], "bad profile name"),
+        (["calibrate", "face", "--name", "me", "--seconds", "0"], "--seconds must be positive"),
+        (["calibrate", "body", "--name", "me", "--source", str(tmp_path / "none.mp4")], "source not found"),
+        (["calibrate", "face", "--name", "me", "--source", str(tmp_path), "--steps", "neutral,mouth", "--calibration-dir", str(tmp_path)],
+         "give the mouth step(s) their own clips (--mouth-source)"),
+    ]
+    for argv, expected in cases:
+        code, _, err = run(argv, capsys)
+        assert code == 2 and expected in err, (argv, err)
+        assert err.count("\n") == 1 and err.startswith("vtuber: error: "), err
+
+
+def test_step_plans() -> None:
+    plan = calibrate_command.plan_steps
+    steps = calibrate_command.FACE_STEPS
+    none = {s: None for s in steps[1:]}
+    assert plan(None, steps, "webcam:0", none, True) == [(s, "webcam:0") for s in steps]
+    assert plan(None, steps, "n.mp4", {**none, "mouth": "m.mp4"}, False) == [("neutral", "n.mp4"), ("mouth", "m.mp4")]
+    assert plan(["closed"], steps, "c.mp4", none, False) == [("closed", "c.mp4")]  # --source serves the one step
+    assert plan(["wide", "closed"], steps, "webcam:1", {**none, "wide": "w/"}, True) == [("wide", "w/"), ("closed", "webcam:1")]
+    assert calibrate_command.parse_steps("mouth, neutral", steps) == ["neutral", "mouth"]  # the guided order
+    from vtuber.solve import body_calibration, calibration
+
+    # the command keeps its own copies (no solver import to build the parser): they must agree
+    assert calibrate_command.FACE_STEPS == calibration.FACE_STEPS and calibrate_command.FACE_TITLES == calibration.STEP_TITLES
+    assert calibrate_command.BODY_STEPS == body_calibration.BODY_STEPS and calibrate_command.BODY_TITLES == body_calibration.STEP_TITLES

@@ -20,6 +20,9 @@ world rotation (``fingers.palm_rotation``).
   clamped (``limits.LOWER_ARM``). Without a tracked hand the twist holds ``previous`` or zero.
 * Hand: the palm's remaining swing (wrist flexion/extension and deviation, ``limits.HAND``); the
   wrist itself has no twist (the forearm has it).
+* A user's body calibration (``body_profile.ArmCalibration``), when given, first maps the
+  observed upper-arm direction so the user's measured relaxed arm and T-pose land on the
+  avatar's (turning the forearm and palm with it), and remaps the elbow bend the same way.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from numpy.typing import ArrayLike, NDArray
 from vtuber import geometry
 from vtuber.records import Quaternion, Side
 from vtuber.solve import limits
+from vtuber.solve.body_profile import ArmCalibration
 from vtuber.solve.kinematics import axis_angle_matrix, cross3, swing_matrix, unit3
 
 F64 = NDArray[np.float64]
@@ -75,6 +79,7 @@ def solve_arm(
     wrist: F64 | None,
     hand_rotation: F64 | None = None,
     previous: Mapping[str, ArrayLike] | None = None,
+    calibration: ArmCalibration | None = None,
 ) -> dict[str, Quaternion]:
     """Local rotations of one arm.
 
@@ -85,6 +90,7 @@ def solve_arm(
         wrist: wrist position, or None when it is not trusted (then only the upper arm is solved).
         hand_rotation: 3x3 world rotation of the Hand bone from the palm, or None.
         previous: the previous frame's bones, used for twists that are unobservable this frame.
+        calibration: the user's calibration of this arm (relaxed and T-pose zeros), or None.
 
     Returns:
         ``{S}Shoulder``, ``{S}UpperArm`` and, with a wrist, ``{S}LowerArm`` and, with a palm too,
@@ -97,11 +103,20 @@ def solve_arm(
     u = unit3(to_chest @ (elbow - shoulder))
     if u is None:
         return {}
+    correction = None  # chest-frame rotation of the whole arm onto the calibrated direction
+    if calibration is not None and calibration.remaps:
+        mapped = calibration.map_direction(u, side)
+        # from the rest-swing frame of the observed direction to that of the mapped one: the
+        # humeral twist (measured against the swing from rest) and the elbow plane are kept
+        correction = swing_matrix(axes.rest, mapped) @ swing_matrix(axes.rest, u).T
+        u = mapped
     u = _clamped_direction(u, axes, _UPPER)
     swing = swing_matrix(axes.rest, u)
     out: dict[str, Quaternion] = {f"{s}Shoulder": geometry.IDENTITY.copy()}
     twist = _previous_twist(ua, axes.rest, previous)
     f = None if wrist is None else unit3(to_chest @ (wrist - elbow))
+    if f is not None and correction is not None:
+        f = correction @ f
     if f is not None:
         uf = float(u @ f)
         weight = _smoothstep((math.acos(min(1.0, max(-1.0, uf))) - _TWIST_LO) / (_TWIST_HI - _TWIST_LO))
@@ -120,9 +135,18 @@ def solve_arm(
     if f is None:
         return out
     f_local = m_upper.T @ f
-    flex = limits.clamp(math.atan2(float(f_local @ axes.bend), float(f_local @ axes.rest)), _LOWER[0])
-    m_hinge = axis_angle_matrix(cross3(axes.rest, axes.bend), flex)
+    observed_flex = math.atan2(float(f_local @ axes.bend), float(f_local @ axes.rest))
+    hinge_axis = cross3(axes.rest, axes.bend)
     palm = None if hand_rotation is None else to_chest @ hand_rotation
+    if palm is not None and correction is not None:
+        palm = correction @ palm
+    if calibration is not None and calibration.remaps:
+        remapped = calibration.remap_elbow(observed_flex)
+        if palm is not None and remapped != observed_flex:  # the hand turns with the forearm
+            palm = m_upper @ axis_angle_matrix(hinge_axis, remapped - observed_flex) @ m_upper.T @ palm
+        observed_flex = remapped
+    flex = limits.clamp(observed_flex, _LOWER[0])
+    m_hinge = axis_angle_matrix(hinge_axis, flex)
     if palm is None:
         forearm_twist = _previous_twist(la, axes.rest, previous)
     else:

@@ -22,7 +22,10 @@ Which landmarks drive which bone (MediaPipe pose world landmarks through
 Confidence gating: a bone is omitted (the smoother eases it to ``relaxed_rest()``) when its
 landmarks are not trusted: arms need shoulder and elbow visibility >= ``VISIBILITY_MIN`` (the
 forearm also the wrist's, or a tracked hand), the hand and fingers need that hand tracked with
-score >= ``HAND_SCORE_MIN``.
+score >= ``HAND_SCORE_MIN``. With a user's body calibration (``body_profile.BodyCalibration``,
+from ``vtuber calibrate body``) an upper arm or forearm whose length / shoulder width is far from
+the user's own is not trusted either, and the arms are solved relative to the user's measured
+relaxed arms and T-pose (``arms.solve_arm``). ``measure_arms`` gives the calibration its numbers.
 """
 
 from __future__ import annotations
@@ -40,6 +43,13 @@ from vtuber.records import HandLandmarks, Landmarks, Quaternion, Side, Vector3
 from vtuber.retarget import skeleton
 from vtuber.solve import limits
 from vtuber.solve.arms import solve_arm
+from vtuber.solve.body_profile import (
+    AVATAR_RELAXED_ABD_DEG,
+    AVATAR_RELAXED_ELBOW_DEG,
+    AVATAR_RELAXED_FLEX_DEG,
+    ArmPose,
+    BodyCalibration,
+)
 from vtuber.solve.fingers import finger_rotations, hand_points_internal, palm_rotation, solve_hands
 from vtuber.solve.kinematics import axis_angle_matrix, cross3, swing_matrix, unit3
 
@@ -78,13 +88,16 @@ class BodySolution:
     hips_position: Vector3 | None = None
 
 
-def solve_body(landmarks: Landmarks, *, previous: Mapping[str, ArrayLike] | None = None) -> BodySolution:
+def solve_body(
+    landmarks: Landmarks, *, previous: Mapping[str, ArrayLike] | None = None, calibration: BodyCalibration | None = None
+) -> BodySolution:
     """Upper-body and finger bones of one frame.
 
     Args:
         landmarks: the tracker's output (pose world landmarks and hands; the face is not read).
         previous: the previous frame's ``bones`` (solved or smoothed), to hold twists that this
             frame cannot observe (a straight arm's humeral rotation, a lost hand's forearm).
+        calibration: the user's body calibration (``vtuber calibrate body``), or None.
     """
     bones: dict[str, Quaternion] = {}
     tracked = {"pose": False, "left_arm": False, "right_arm": False, "left_hand": False, "right_hand": False}
@@ -106,12 +119,22 @@ def solve_body(landmarks: Landmarks, *, previous: Mapping[str, ArrayLike] | None
         m_torso = _solve_torso(world, vis, bones)
         torso = geometry.from_matrix(m_torso)
         tracked["pose"] = True
+        width = float(np.linalg.norm(world[11] - world[12]))
         for side, (sh, el, wr) in _POSE.items():
             if vis[sh] < VISIBILITY_MIN or vis[el] < VISIBILITY_MIN:
                 continue
             palm = palms.get(side)  # type: ignore[call-overload]
             wrist = world[wr] if vis[wr] >= VISIBILITY_MIN or palm is not None else None
-            arm = solve_arm(side, m_torso, world[sh], world[el], wrist, palm, previous)  # type: ignore[arg-type]
+            arm_cal = calibration.arm(side) if calibration is not None else None
+            if arm_cal is not None and width > 1e-6:
+                upper_ok, fore_ok = arm_cal.lengths_plausible(
+                    float(np.linalg.norm(world[el] - world[sh])) / width,
+                    None if wrist is None else float(np.linalg.norm(world[wr] - world[el])) / width,
+                )
+                if not upper_ok:
+                    continue
+                wrist = wrist if fore_ok else None
+            arm = solve_arm(side, m_torso, world[sh], world[el], wrist, palm, previous, arm_cal)  # type: ignore[arg-type]
             bones.update(arm)
             tracked[f"{side}_arm"] = bool(arm)
     return BodySolution(bones=MappingProxyType(bones), tracked=MappingProxyType(tracked), torso=torso)
@@ -132,14 +155,65 @@ def relaxed_rest() -> dict[str, Quaternion]:
     curl = {"Proximal": (15.0, 0.0), "Intermediate": (20.0, 0.0), "Distal": (10.0, 0.0)}
     for side, s in (("left", "Left"), ("right", "Right")):
         out[f"{s}Shoulder"] = geometry.IDENTITY.copy()
-        out[f"{s}UpperArm"] = limits.bone_rotation(f"{s}UpperArm", flex=rad(10.0), abd=rad(-75.0))
-        out[f"{s}LowerArm"] = limits.bone_rotation(f"{s}LowerArm", flex=rad(15.0))
+        out[f"{s}UpperArm"] = limits.bone_rotation(f"{s}UpperArm", flex=rad(AVATAR_RELAXED_FLEX_DEG), abd=rad(AVATAR_RELAXED_ABD_DEG))
+        out[f"{s}LowerArm"] = limits.bone_rotation(f"{s}LowerArm", flex=rad(AVATAR_RELAXED_ELBOW_DEG))
         out[f"{s}Hand"] = limits.bone_rotation(f"{s}Hand", flex=rad(5.0))
         angles = {f"{f}{p}": a for f in ("Index", "Middle", "Ring", "Little") for p, a in curl.items()}
         angles.update({"ThumbProximal": (10.0, 0.0), "ThumbIntermediate": (10.0, 0.0), "ThumbDistal": (10.0, 0.0)})
         out.update(finger_rotations(side, angles))  # type: ignore[arg-type]
     for bone in ("Hips", "Spine", "Chest", "UpperChest"):
         out[bone] = geometry.IDENTITY.copy()
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ArmMeasurement:
+    """One arm in one frame, for calibration: its pose (``body_profile.ArmPose`` angles, in the
+    chest frame of ``solve_body``'s torso), its bone lengths divided by the shoulder width, and
+    whether the wrist was visible (without it ``elbow`` and ``forearm_ratio`` are None)."""
+
+    flex_deg: float
+    abd_deg: float
+    elbow_deg: float | None
+    upper_arm_ratio: float
+    forearm_ratio: float | None
+    shoulder_width_m: float
+
+    def pose(self) -> ArmPose:
+        """The measured angles as an ``ArmPose``."""
+        return ArmPose(self.flex_deg, self.abd_deg, self.elbow_deg)
+
+
+def measure_arms(landmarks: Landmarks) -> dict[Side, ArmMeasurement]:
+    """The arms ``solve_body`` would solve this frame (shoulders and elbow visible), measured
+    before any calibration or joint limit: what ``vtuber calibrate body`` records."""
+    pose = landmarks.pose
+    if pose is None:
+        return {}
+    world = conventions.mediapipe_world_to_internal(pose.world)
+    vis = np.asarray(pose.visibility, dtype=np.float64)
+    if vis[11] < VISIBILITY_MIN or vis[12] < VISIBILITY_MIN:
+        return {}
+    chest = _solve_torso(world, vis, {}).T
+    width = float(np.linalg.norm(world[11] - world[12]))
+    out: dict[Side, ArmMeasurement] = {}
+    for side, (sh, el, wr) in _POSE.items():
+        if vis[el] < VISIBILITY_MIN or width < 1e-6:
+            continue
+        u = unit3(chest @ (world[el] - world[sh]))
+        if u is None:
+            continue
+        flex, abd = limits.direction_angles(u, limits.bone_axes("LeftUpperArm" if side == "left" else "RightUpperArm"))
+        f = unit3(chest @ (world[wr] - world[el])) if vis[wr] >= VISIBILITY_MIN else None
+        elbow = None if f is None else math.degrees(math.acos(min(1.0, max(-1.0, float(u @ f)))))
+        out[side] = ArmMeasurement(  # type: ignore[index]
+            flex_deg=math.degrees(flex),
+            abd_deg=math.degrees(abd),
+            elbow_deg=elbow,
+            upper_arm_ratio=float(np.linalg.norm(world[el] - world[sh])) / width,
+            forearm_ratio=None if f is None else float(np.linalg.norm(world[wr] - world[el])) / width,
+            shoulder_width_m=width,
+        )
     return out
 
 

@@ -32,14 +32,19 @@ DEFAULT_CLOSED_RATIO = 0.10  # closed eyes measure 0.08-0.10: Face Mesh never cl
 
 @dataclass(frozen=True, slots=True)
 class EyeRange:
-    """Lid gap / eye width ratios for an open and a closed eye (per user, from calibration)."""
+    """Lid gap / eye width ratios for an open and a closed eye (per user, from calibration), and
+    optionally for a wide-open eye (``wide_ratio``, the guided calibration's eyes-wide step;
+    None: ``open_ratio * (1 + WIDE_FRACTION)``)."""
 
     open_ratio: float = DEFAULT_OPEN_RATIO
     closed_ratio: float = DEFAULT_CLOSED_RATIO
+    wide_ratio: float | None = None
 
     def __post_init__(self) -> None:
         if not self.open_ratio > self.closed_ratio >= 0.0:
             raise ValueError(f"EyeRange needs open_ratio > closed_ratio >= 0, got {self}")
+        if self.wide_ratio is not None and not self.wide_ratio > self.open_ratio:
+            raise ValueError(f"EyeRange needs wide_ratio > open_ratio, got {self}")
 
 
 def eye_openness_ratio(points_px: NDArray[np.float64], side: Side) -> float:
@@ -73,6 +78,8 @@ WIDE_FRACTION = 0.3  # eyeWide = 1 when the lids open 30 % beyond the neutral op
 
 
 def wide_weight(ratio: float, eye_range: EyeRange) -> float:
-    """ARKit eyeWide in [0, 1]: how far the lids open beyond the (neutral) open ratio."""
-    value = (ratio - eye_range.open_ratio) / (WIDE_FRACTION * eye_range.open_ratio)
+    """ARKit eyeWide in [0, 1]: how far the lids open beyond the (neutral) open ratio, 1 at the
+    range's ``wide_ratio`` (or ``WIDE_FRACTION`` beyond open when it has none)."""
+    wide = eye_range.wide_ratio if eye_range.wide_ratio is not None else (1.0 + WIDE_FRACTION) * eye_range.open_ratio
+    value = (ratio - eye_range.open_ratio) / (wide - eye_range.open_ratio)
     return float(min(1.0, max(0.0, value)))

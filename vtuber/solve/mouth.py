@@ -71,10 +71,14 @@ def _unit(x: float) -> float:
     return 0.0 if x <= 0.0 else (1.0 if x >= 1.0 else x)
 
 
-def mouth_open_weight(features: dict[str, float] | object, neutral: dict[str, float] | object) -> float:
-    """jawOpen from the inner-lip gap in the canonical frame (cm), relative to the neutral gap."""
+def mouth_open_weight(
+    features: dict[str, float] | object, neutral: dict[str, float] | object, open_gap_cm: float = LIP_GAP_OPEN_CM
+) -> float:
+    """jawOpen from the inner-lip gap in the canonical frame (cm), relative to the neutral gap:
+    0 at the neutral gap, 1 at ``open_gap_cm`` (a user's calibrated wide-open gap, or the default)."""
     f, n = features, neutral
-    return _unit((f["lip_gap"] - n["lip_gap"]) / (LIP_GAP_OPEN_CM - n["lip_gap"]))  # type: ignore[index]
+    span = max(1e-6, open_gap_cm - n["lip_gap"])  # type: ignore[index]
+    return _unit((f["lip_gap"] - n["lip_gap"]) / span)  # type: ignore[index]
 
 
 def mouth_width_change(features: object, neutral: object) -> float:

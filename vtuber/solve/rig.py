@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping
 
@@ -31,14 +32,23 @@ import numpy as np
 
 from vtuber import geometry
 from vtuber.records import HeadPose, Landmarks, Quaternion, Rig
-from vtuber.solve.arkit import TASKS_CURVES, align_face, apply_curves, face_features, geometric_shapes, neutral_features
+from vtuber.solve.arkit import (
+    TASKS_CURVES,
+    ShapeCurve,
+    align_face,
+    apply_curves,
+    face_features,
+    geometric_shapes,
+    neutral_features,
+)
 from vtuber.solve.body import head_relative_to_torso, solve_body
+from vtuber.solve.body_profile import BodyCalibration
 from vtuber.solve.camera import CameraIntrinsics
 from vtuber.solve.face68 import solve_face68
 from vtuber.solve.eyes import EyeRange, blink_weight, eye_openness_ratio, wide_weight
 from vtuber.solve.gaze import solve_gaze
 from vtuber.solve.head import solve_head
-from vtuber.solve.mouth import MouthRange, mouth_open_weight, mouth_width_change
+from vtuber.solve.mouth import LIP_GAP_OPEN_CM, MouthRange, mouth_open_weight, mouth_width_change
 from vtuber.solve.vowels import PROTOTYPES, vowel_weights
 
 NECK_SHARE = 0.3  # the cervical spine takes about a third of a head turn; the skull joint the rest
@@ -56,14 +66,19 @@ _EMPTY: Mapping[str, float] = MappingProxyType({})
 class FaceCalibration:
     """A user's neutral face: the zero of head rotation and the ranges of eyes, brows and mouth.
 
-    Build one with ``vtuber.solve.calibration.calibrate_neutral`` (a few seconds of neutral face)
-    and save/load it with ``save_calibration`` / ``load_calibration``.
+    Build one with ``vtuber.solve.calibration.calibrate_neutral`` (a few seconds of neutral face;
+    the guided ``vtuber calibrate face`` steps then add ``calibrate_eyes_closed``,
+    ``calibrate_eyes_wide`` and ``calibrate_mouth_wide``) and save/load it with
+    ``save_calibration`` / ``load_calibration``.
 
     Attributes:
         neutral_rotation: head rotation (internal frame, xyzw) measured while looking "straight";
             solved rotations are expressed relative to it.
-        left_eye, right_eye: the subject's eyes' open/closed lid-gap ratios.
+        left_eye, right_eye: the subject's eyes' open/closed (and wide) lid-gap ratios
+            (``eyes.blink_weight``, ``eyes.wide_weight``).
         mouth: closed/open inner-lip-gap / mouth-width ratios (``mouth.solve_mouth``).
+        lip_gap_open_cm: the inner-lip gap (canonical face frame, cm) of the user's widest open
+            mouth, where the geometric jawOpen reaches 1 (``mouth.mouth_open_weight``).
         neutral: ``arkit.face_features`` measured on the user's neutral face (brow heights, lip
             gap, mouth width, mouth corners, iris offsets...); missing names fall back to the
             canonical face's values.
@@ -71,6 +86,11 @@ class FaceCalibration:
             subtracted before the gain curve.
         vowels: the user's own (open, width change) of each vowel, measured by
             ``calibration.calibrate_vowels``; empty = ``vowels.PROTOTYPES``.
+        tasks_tops: the level of a MediaPipe blendshape (eyeWideLeft/Right, jawOpen) at the
+            user's own extreme (eyes wide, mouth wide open): ``tasks_curves`` makes it reach 1.
+        body: the user's body calibration (``vtuber.solve.body_profile``; ``vtuber calibrate
+            body``), which ``solve_rig`` hands to the body solver; None = uncalibrated. It rides
+            here because the engine hands one user calibration to ``solve_rig``.
     """
 
     neutral_rotation: Quaternion = field(default_factory=lambda: geometry.IDENTITY.copy())
@@ -80,6 +100,16 @@ class FaceCalibration:
     neutral: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     tasks_offsets: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     vowels: Mapping[str, tuple[float, float]] = field(default_factory=lambda: _EMPTY)  # type: ignore[assignment]
+    lip_gap_open_cm: float = LIP_GAP_OPEN_CM
+    tasks_tops: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    body: BodyCalibration | None = None
+
+    def tasks_curves(self) -> Mapping[str, ShapeCurve]:
+        """``arkit.TASKS_CURVES`` with the channels of ``tasks_tops`` rescaled so the user's top
+        reaches 1: gain ``1 / (top - offset)``, offset the user's resting level (or the curve's)."""
+        if not self.tasks_tops:
+            return TASKS_CURVES
+        return _user_curves(tuple(sorted(self.tasks_tops.items())), tuple(sorted(self.tasks_offsets.items())))
 
     def vowel_prototypes(self) -> Mapping[str, tuple[float, float]]:
         """``vowels.PROTOTYPES`` overridden by the user's calibrated vowels."""
@@ -92,6 +122,18 @@ class FaceCalibration:
         n = neutral_features()
         n.update(self.neutral)
         return n
+
+
+@lru_cache(maxsize=8)
+def _user_curves(tops: tuple[tuple[str, float], ...], offsets: tuple[tuple[str, float], ...]) -> Mapping[str, ShapeCurve]:
+    curves = dict(TASKS_CURVES)
+    rest = dict(offsets)
+    for name, top in tops:
+        base = curves.get(name, ShapeCurve())
+        off = rest.get(name, base.offset)
+        if top - off > 1e-3:
+            curves[name] = ShapeCurve(gain=1.0 / (top - off), offset=off, exponent=base.exponent)
+    return MappingProxyType(curves)
 
 
 _DEFAULT_NEUTRAL: dict[int, dict[str, float]] = {}
@@ -126,14 +168,14 @@ def solve_face_shapes(
         ratio = eye_openness_ratio(a, side)
         shapes[f"eyeBlink{name}"] = blink_weight(ratio, rng)
         shapes[f"eyeWide{name}"] = wide_weight(ratio, rng)
-    jaw = mouth_open_weight(f, n)
+    jaw = mouth_open_weight(f, n, calibration.lip_gap_open_cm)
     shapes["jawOpen"] = jaw
     shapes.update(geometric_shapes(f, n, jaw))
     look, bones = solve_gaze(f, n, shapes)
     shapes.update(look)
     shapes.update(vowel_weights(jaw, mouth_width_change(f, n), calibration.vowel_prototypes() if calibration.vowels else None))
     if tasks:
-        learned = apply_curves(tasks, TASKS_CURVES, calibration.tasks_offsets or None)
+        learned = apply_curves(tasks, calibration.tasks_curves(), calibration.tasks_offsets or None)
         for name, value in learned.items():
             if name not in LANDMARK_CHANNELS:
                 shapes[name] = value
@@ -180,7 +222,7 @@ def solve_rig(
             bones.update(eye_bones)
     body = None
     if landmarks.pose is not None or landmarks.left_hand is not None or landmarks.right_hand is not None:
-        body = solve_body(landmarks, previous=previous_bones)
+        body = solve_body(landmarks, previous=previous_bones, calibration=calibration.body)
         bones.update(body.bones)
     if head is not None:
         relative = geometry.multiply(geometry.conjugate(calibration.neutral_rotation), head.rotation)
