@@ -17,6 +17,7 @@ from vtuber import cli
 from vtuber.calibrate import store
 from vtuber.calibrate.synthetic import EXAMPLE_CAMERA, synthetic_views
 from vtuber.commands import calibrate as calibrate_command
+from vtuber.commands import calibrate_guided
 from vtuber.errors import VTuberError
 
 
@@ -137,16 +138,16 @@ def test_guided_step_options_are_checked_in_one_line(tmp_path, capsys) -> None:
 
 
 def test_step_plans() -> None:
-    plan = calibrate_command.plan_steps
-    steps = calibrate_command.FACE_STEPS
+    plan = calibrate_guided.plan_steps
+    steps = calibrate_guided.FACE_STEPS
     none = {s: None for s in steps[1:]}
     assert plan(None, steps, "webcam:0", none, True) == [(s, "webcam:0") for s in steps]
     assert plan(None, steps, "n.mp4", {**none, "mouth": "m.mp4"}, False) == [("neutral", "n.mp4"), ("mouth", "m.mp4")]
     assert plan(["closed"], steps, "c.mp4", none, False) == [("closed", "c.mp4")]  # --source serves the one step
     assert plan(["wide", "closed"], steps, "webcam:1", {**none, "wide": "w/"}, True) == [("wide", "w/"), ("closed", "webcam:1")]
-    assert calibrate_command.parse_steps("mouth, neutral", steps) == ["neutral", "mouth"]  # the guided order
+    assert calibrate_guided.parse_steps("mouth, neutral", steps) == ["neutral", "mouth"]  # the guided order
     from vtuber.solve import body_calibration, calibration
 
     # the command keeps its own copies (no solver import to build the parser): they must agree
-    assert calibrate_command.FACE_STEPS == calibration.FACE_STEPS and calibrate_command.FACE_TITLES == calibration.STEP_TITLES
-    assert calibrate_command.BODY_STEPS == body_calibration.BODY_STEPS and calibrate_command.BODY_TITLES == body_calibration.STEP_TITLES
+    assert calibrate_guided.FACE_STEPS == calibration.FACE_STEPS and calibrate_guided.FACE_TITLES == calibration.STEP_TITLES
+    assert calibrate_guided.BODY_STEPS == body_calibration.BODY_STEPS and calibrate_guided.BODY_TITLES == body_calibration.STEP_TITLES

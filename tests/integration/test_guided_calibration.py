@@ -26,6 +26,7 @@ import pytest
 from tests.conftest import ROOT, media_path
 from vtuber.calibrate import store
 from vtuber.commands import calibrate as calibrate_command
+from vtuber.commands import calibrate_guided
 from vtuber.errors import VTuberError
 from vtuber.records import Frame
 from vtuber.solve import limits
@@ -282,7 +283,7 @@ def test_a_live_step_counts_down_then_records_its_seconds(capsys) -> None:
     from vtuber.track.mediapipe_adapter import MediaPipeTracker
 
     with DemoSource(duration_s=5.0) as source, MediaPipeTracker("face", face_backend="mesh") as tracker:
-        samples = calibrate_command._capture(source, tracker, 1.0, lambda lm: lm.face is not None, "face", countdown_s=2.0)
+        samples = calibrate_guided._capture(source, tracker, 1.0, lambda lm: lm.face is not None, "face", countdown_s=2.0)
     err = capsys.readouterr().err
     assert "starting in 2...\n  starting in 1...\n" in err
     assert samples[0].t == pytest.approx(2.0) and samples[-1].t == pytest.approx(3.0) and len(samples) == 31
