@@ -1,16 +1,16 @@
-"""Issue 5 acceptance, on real sockets on 127.0.0.1: 10 WebSocket clients at 60 Hz each receive
+"""Issue 5 acceptance, on real sockets on 127.0.0.1: 10 WebSocket clients (in their own process, as
+browser sources are) at 60 Hz each receive
 >= 99 % of the frames while an 11th client that never reads slows no one (``publish`` stays
 fast, the others' latency does not move) and is dropped once its bounded buffer is full and the
 stall timeout has passed."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 import json
+import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -27,46 +27,98 @@ WAIT_S = 10.0
 POSES = 32  # distinct frames cycled through (index and time come from the frame counter)
 
 
+READERS_SCRIPT = r"""
+import asyncio, json, sys, time
+from websockets.asyncio.client import connect
+
+url, count, last, wait_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+indices = [[] for _ in range(count)]
+delays = [[] for _ in range(count)]
+errors = []
+connected = 0
+finished = []
+reported = []
+
+async def client(i):
+    global connected
+    try:
+        async with connect(url, open_timeout=wait_s, close_timeout=1) as ws:
+            hello = json.loads(await ws.recv())
+            assert hello["type"] == "hello"
+            connected += 1
+            if connected == count:
+                print("ready", flush=True)
+            async for message in ws:
+                now = time.time()
+                frame = json.loads(message)
+                indices[i].append(frame["index"])
+                delays[i].append(now - frame["sent"])
+                if frame["index"] == last:
+                    finished.append(i)
+                    if len(finished) == count:
+                        report()
+                    await release.wait()  # stay connected until the test has counted clients
+                    return
+    except BaseException as exc:
+        errors.append(repr(exc))
+        report()
+
+def report():
+    if not reported:
+        reported.append(True)
+        print(json.dumps({"indices": indices, "delays_s": delays, "errors": errors}), flush=True)
+
+async def main():
+    global release
+    release = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.run_in_executor(None, sys.stdin.read).add_done_callback(lambda _: loop.call_soon_threadsafe(release.set))
+    try:
+        await asyncio.wait_for(asyncio.gather(*(client(i) for i in range(count))), timeout=wait_s + 60.0)
+    except asyncio.TimeoutError:
+        errors.append("timed out before the last frame")
+        report()
+
+asyncio.run(main())
+"""
+
+
 class Readers:
-    """``count`` websockets asyncio clients on one event loop thread, reading everything.
+    """``count`` websockets asyncio clients in their own process (as browser sources are),
+    reading everything until frame ``last``: per client the frame indices received and the
+    delay from the frame's ``sent`` stamp to its arrival (wall clock, same machine)."""
 
-    Per client: the frame indices received and the delay from the frame's ``sent`` stamp to
-    its arrival (wall clock, same machine)."""
-
-    def __init__(self, url: str, count: int) -> None:
+    def __init__(self, url: str, count: int, last: int) -> None:
         self.indices: list[list[int]] = [[] for _ in range(count)]
         self.delays_s: list[list[float]] = [[] for _ in range(count)]
-        self.connected = 0
-        self.errors: list[BaseException] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="ws-readers", daemon=True)
-        self._thread.start()
-        self._tasks = [asyncio.run_coroutine_threadsafe(self._client(url, i), self._loop) for i in range(count)]
+        self.errors: list[str] = []
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", READERS_SCRIPT, url, str(count), str(last), str(WAIT_S)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
-    async def _client(self, url: str, i: int) -> None:
-        from websockets.asyncio.client import connect
+    def wait_ready(self) -> None:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().strip()
+        assert line == "ready", f"readers did not connect (got {line!r})"
 
-        try:
-            async with connect(url, open_timeout=WAIT_S, close_timeout=1) as ws:
-                hello = json.loads(await ws.recv())
-                assert hello["type"] == "hello"
-                self.connected += 1
-                async for message in ws:
-                    now = time.time()
-                    frame = json.loads(message)
-                    self.indices[i].append(frame["index"])
-                    self.delays_s[i].append(now - frame["sent"])
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            self.errors.append(exc)
+    def finish(self) -> None:
+        """Wait for every client to reach the last frame and collect what they received."""
+        assert self._proc.stdout is not None
+        out = json.loads(self._proc.stdout.readline())
+        self.indices, self.delays_s, self.errors = out["indices"], out["delays_s"], out["errors"]
 
     def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        time.sleep(0.1)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5.0)
+        """Let the clients disconnect and the process end."""
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        try:
+            self._proc.wait(WAIT_S)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(WAIT_S)
 
 
 def wait_for(predicate, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -83,10 +135,11 @@ def test_ten_clients_at_60hz_while_an_eleventh_stalls() -> None:
         dataclasses.replace(base[k % POSES], t=k / RATE_HZ, index=k) for k in range(int(SECONDS * RATE_HZ))
     ]
     with WebSocketServer("127.0.0.1", 0, stall_timeout_s=STALL_TIMEOUT_S) as server:
-        readers = Readers(f"ws://127.0.0.1:{server.port}/", READERS)
+        readers = Readers(f"ws://127.0.0.1:{server.port}/", READERS, last=len(poses) - 1)
         stalled = None
         try:
-            wait_for(lambda: readers.connected == READERS and server.client_count == READERS, "readers did not connect")
+            readers.wait_ready()
+            wait_for(lambda: server.client_count == READERS, "readers did not connect")
             stalled = raw_stalled_client(server)
             wait_for(lambda: server.client_count == READERS + 1, "stalled client never got hello")
 
@@ -106,10 +159,7 @@ def test_ten_clients_at_60hz_while_an_eleventh_stalls() -> None:
                 if dropped_after_s is None and not stalled_present[k]:
                     dropped_after_s = time.monotonic() - start
             elapsed = time.monotonic() - start
-            wait_for(
-                lambda: all(ix and ix[-1] == len(poses) - 1 for ix in readers.indices),
-                "readers did not get the last frame",
-            )
+            readers.finish()  # every reader has the last frame and is still connected
             clients_at_end = server.client_count
         finally:
             readers.close()
