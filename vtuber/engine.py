@@ -3,7 +3,8 @@
 Threads: a capture thread keeps only the newest frame (``LatestFrameGrabber``); everything else
 runs in the engine thread, in order, so a frame's result is deterministic given its landmarks.
 With ``pace=False`` a recorded source is read ahead by a prefetch thread instead (decoding
-overlaps tracking), every frame in order, none dropped, as fast as tracking allows.
+overlaps tracking), every frame in order, none dropped, as fast as tracking allows. Garbage
+collection runs at each frame's end, after its pose is sent (``vtuber.housekeeping``).
 
 Error policy: per-frame trouble is state, not an exception. No face -> ``Rig.head`` None and the
 smoother holds then eases the pose; a sender whose receiver is gone logs once and keeps going;
@@ -22,6 +23,7 @@ from typing import Callable, Mapping, Sequence
 
 from vtuber.capture.base import FrameSource
 from vtuber.capture.latest import GrabbedFrame, LatestFrameGrabber, PrefetchReader
+from vtuber.housekeeping import FrameGc
 from vtuber.records import AvatarPose, Frame, HeadPose, Landmarks, Quaternion, Rig
 from vtuber.retarget.profile import AvatarProfile
 from vtuber.retarget.retarget import retarget
@@ -110,6 +112,7 @@ class Engine:
         self._clock_origin = time.monotonic()
         self._failing_stage: str | None = None
         self._searching_frames = 0
+        self._gc = FrameGc()
 
     # Public API
 
@@ -135,6 +138,7 @@ class Engine:
         start = time.monotonic()
         next_stats = start + stats_interval_s
         ended_by = "source ended"
+        self._gc.start()
         try:
             while not self._stop.is_set():
                 if max_frames and self.telemetry.frames >= max_frames:
@@ -159,6 +163,7 @@ class Engine:
             else:
                 ended_by = "stopped"
         finally:
+            self._gc.stop()
             if grabber is not None:
                 grabber.stop()
             if prefetch is not None:
@@ -182,6 +187,8 @@ class Engine:
             smoothed = self._timed(durations, "smooth", self.smoother.update, rig)
             pose = self._timed(durations, "retarget", retarget, smoothed, self.profile, mirror=self.mirror)
             self._timed(durations, "send", self._send, pose)
+            sent_at = time.monotonic()
+            self._timed(durations, "housekeeping", self._gc.after_frame)
         except Exception:  # the error policy: one frame lost, the run goes on
             if self._failing_stage is None:
                 logger.exception("frame %d failed; skipping it (logged once per failure streak)", frame.index)
@@ -189,7 +196,7 @@ class Engine:
             return None
         self._failing_stage = None
         self._update_face_state(rig)
-        self.telemetry.record(durations, time.monotonic() - grabbed.available_at, rig.head is not None)
+        self.telemetry.record(durations, sent_at - grabbed.available_at, rig.head is not None)
         if self.on_frame is not None:
             self.on_frame(frame, landmarks, smoothed, pose)
         return pose

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STAGES = ("capture", "track", "solve", "smooth", "retarget", "send")
+STAGES = ("capture", "track", "solve", "smooth", "retarget", "send", "housekeeping")
 """``capture``: from the frame being available to the engine taking it (waiting in the slot);
-``send``: encoding plus handing bytes to every sender."""
+``send``: encoding plus handing bytes to every sender; ``housekeeping``: garbage collection at
+the frame's end, after its pose was sent (``vtuber.housekeeping``), not part of its latency."""
 
 WINDOW = 600  # frames kept for percentiles: 20 s at 30 fps, 10 s at 60 fps
 

@@ -77,9 +77,10 @@ def cmd_throughput(args: argparse.Namespace) -> int:
         text = (
             "## Throughput and per-stage latency\n\n"
             "`vtuber bench throughput` (unpaced: `--no-pace`), each clip through the whole engine: MediaPipe "
-            "(Face Mesh for face, + Hands for face_hands, Holistic for upper_body), solvers, balanced smoothing, "
-            "retargeting, and sending to a real VMC UDP socket plus a running WebSocket server. "
-            "Stages in ms p50/p95/p99; *after tracking* = solve + smooth + retarget + send.\n\n"
+            "(Face Mesh for face; Face Mesh and Hands for face_hands; Pose, Hands and Face Mesh concurrently for "
+            "upper_body), solvers, balanced smoothing, retargeting, and sending to a real VMC UDP receiver in its own "
+            "process plus a running WebSocket server. Stages in ms p50/p95/p99 (wall clock in the engine thread, "
+            "frame by frame after MediaPipe has run); *after tracking* = solve + smooth + retarget + send.\n\n"
             f"{table}\n\n![per-stage p95]({png.name})\n"
         )
         write_section(args.doc, "throughput", text)
