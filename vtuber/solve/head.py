@@ -68,22 +68,20 @@ def solve_head(
     if face.layout != "mediapipe":
         raise ValueError("solve_head expects MediaPipe-layout landmarks (468 or 478 points)")
     ids, object_points, rigid_weights = _rigid_model()
-    points = np.asarray(face.points[ids], dtype=np.float64)
-    image_points = points[:, :2] * image_size  # conventions.mediapipe_to_pixels
-    cam = camera.scaled_to(*image_size)
-    xs = image_points[:, 0]
-    face_width_px = max(float(xs.max() - xs.min()), 1.0)
+    width, height = image_size
+    points = face.points[ids].astype(np.float64)
+    points *= (width, height, width)[: points.shape[1]]  # pixels; MediaPipe's z is x-normalised
+    image_points = points[:, :2]  # conventions.mediapipe_to_pixels
+    cam = camera.scaled_to(width, height)
+    spread = (points.max(axis=0) - points.min(axis=0)).tolist()  # NaN if any point is NaN
+    face_width_px = max(spread[0], 1.0)
     pose = None
-    depth = points[:, 2] if points.shape[1] > 2 else None
-    if (
-        depth is not None
-        and bool(np.isfinite(depth).all())
-        and float(depth.max() - depth.min()) * image_size[0] >= MIN_DEPTH_SPREAD_FRACTION * face_width_px
-    ):
-        fit = _fit_with_depth(object_points, rigid_weights, image_points, depth * image_size[0], cam)
+    if len(spread) > 2 and math.isfinite(spread[2]) and spread[2] >= MIN_DEPTH_SPREAD_FRACTION * face_width_px:
+        fit = _fit_with_depth(object_points, rigid_weights, image_points, points[:, 2], cam)
         pose = None if fit is None else _accept_matrix(fit[0], fit[1], object_points, image_points, cam, face_width_px)
         if pose is not None:
             return pose
+    image_points = np.ascontiguousarray(image_points)  # OpenCV's PnP takes contiguous points
     if previous is not None:  # cheap: a few LM steps from last frame's pose
         pose = _accept(_refine_from(previous, object_points, image_points, cam), object_points, image_points, cam, face_width_px)
     if pose is None:  # first frame, or the refinement went wrong: solve globally
