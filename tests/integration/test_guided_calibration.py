@@ -12,7 +12,6 @@ test_video's relaxed left arm makes `vtuber run` drive the avatar's relaxed rest
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import subprocess
@@ -24,10 +23,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, media_path
+from tests.integration.test_calibrate_cli import run as run_calibrate
 from vtuber.calibrate import store
-from vtuber.commands import calibrate as calibrate_command
 from vtuber.commands import calibrate_guided
-from vtuber.errors import VTuberError
 from vtuber.records import Frame
 from vtuber.solve import limits
 from vtuber.solve.calibration import load_calibration
@@ -48,17 +46,9 @@ STEPS = {
 }
 
 
-def run(argv: list[str], capsys) -> tuple[int, str]:
-    """The sub-command as ``vtuber.cli.main`` runs it: (exit status, stderr)."""
-    parser = argparse.ArgumentParser(prog="vtuber")
-    calibrate_command.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    try:
-        code = int(args.handler(args))
-    except VTuberError as exc:
-        sys.stderr.write(f"vtuber: error: {exc}\n")
-        code = 2
-    _, err = capsys.readouterr()
+def run(argv: list[str], capsys) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """``test_calibrate_cli.run`` without stdout: (exit status, stderr)."""
+    code, _, err = run_calibrate(argv, capsys)
     return code, err
 
 

@@ -22,7 +22,6 @@ from vtuber.solve.calibration import (
     parse_face,
     save_calibration,
 )
-from vtuber.solve.camera import CameraIntrinsics
 from vtuber.solve.head import solve_head
 from vtuber.solve.mouth import LIP_GAP_OPEN_CM
 from vtuber.solve.rig import FaceCalibration, solve_face_shapes
@@ -31,17 +30,6 @@ from vtuber.synth.face_render import FaceRenderer, FaceState
 
 SIZE = 480
 NEUTRAL = {"eye_closed_left": 0.45, "eye_closed_right": 0.45}  # relaxed lids: the photo's eyes are wide
-
-
-@pytest.fixture(scope="module")
-def renderer() -> FaceRenderer:
-    return FaceRenderer.astronaut()
-
-
-@pytest.fixture(scope="module")
-def cams() -> tuple[SynthCamera, CameraIntrinsics]:
-    sc = SynthCamera.from_fov(SIZE, SIZE)
-    return sc, CameraIntrinsics(SIZE, SIZE, sc.fx, sc.fy, sc.cx, sc.cy)
 
 
 def points(renderer: FaceRenderer, sc: SynthCamera, state: FaceState) -> np.ndarray:

@@ -12,8 +12,12 @@ from vtuber import conventions, geometry
 from vtuber.errors import ConfigError
 from vtuber.records import FaceLandmarks, Landmarks
 from vtuber.solve.arkit import ARKIT_52, ShapeCurve, align_face, apply_curves, face_features
-from vtuber.solve.calibration import CalibrationError, calibrate_neutral, load_calibration, save_calibration
-from vtuber.solve.camera import CameraIntrinsics
+from vtuber.solve.calibration import (
+    CalibrationError,
+    calibrate_neutral,
+    load_calibration,
+    save_calibration,
+)
 from vtuber.solve.gaze import eye_gaze
 from vtuber.solve.head import solve_head
 from vtuber.solve.rig import FaceCalibration, solve_face_shapes, solve_rig
@@ -22,17 +26,6 @@ from vtuber.synth.face_render import CameraIntrinsics as SynthCamera
 from vtuber.synth.face_render import FaceRenderer, FaceState
 
 SIZE = 480
-
-
-@pytest.fixture(scope="module")
-def renderer() -> FaceRenderer:
-    return FaceRenderer.astronaut()
-
-
-@pytest.fixture(scope="module")
-def cams() -> tuple[SynthCamera, CameraIntrinsics]:
-    sc = SynthCamera.from_fov(SIZE, SIZE)
-    return sc, CameraIntrinsics(SIZE, SIZE, sc.fx, sc.fy, sc.cx, sc.cy)
 
 
 def landmarks(renderer: FaceRenderer, sc: SynthCamera, state: FaceState) -> np.ndarray:
