@@ -94,11 +94,16 @@ class FaceLandmarks:
         presence: 0..1 confidence that this is a face.
         blendshapes: ARKit-52 coefficients when the tracker produced them (MediaPipe Tasks
             FaceLandmarker), else empty. Left/Right are the subject's sides.
+        head_points: a second tracker's points of the same face and layout for head pose, or
+            None (head pose from ``points``). MediaPipe's hybrid back end puts the Tasks
+            FaceLandmarker's points here (steadier and closer to the true head rotation) while
+            ``points`` are legacy Face Mesh's (eyes that wink independently).
     """
 
     points: NDArray[np.float32]
     presence: float = 1.0
     blendshapes: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    head_points: NDArray[np.float32] | None = None
 
     @property
     def layout(self) -> Literal["mediapipe", "ibug68"]:

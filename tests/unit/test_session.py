@@ -33,7 +33,10 @@ def _frame(k: int, rng: np.random.Generator) -> tuple[Landmarks, Rig]:
         index=k,
         image_size=(640, 480),
         face=FaceLandmarks(
-            points=f32(478, 3), presence=0.9, blendshapes=frozen_mapping({"jawOpen": 0.25})
+            points=f32(478, 3),
+            presence=0.9,
+            blendshapes=frozen_mapping({"jawOpen": 0.25}),
+            head_points=f32(478, 3) if k % 2 else None,  # the hybrid back end's second point set
         ),
         pose=PoseLandmarks(points=f32(33, 3), world=f32(33, 3), visibility=f32(33)),
         left_hand=HandLandmarks(side="left", points=f32(21, 3), world=f32(21, 3), score=0.8)
@@ -67,7 +70,7 @@ def _assert_landmarks_equal(a: Landmarks, b: Landmarks) -> None:
         assert (pa is None) == (pb is None)
         if pa is None:
             continue
-        for attr in ("points", "world", "visibility"):
+        for attr in ("points", "world", "visibility", "head_points"):
             if hasattr(pa, attr):
                 va, vb = getattr(pa, attr), getattr(pb, attr)
                 assert (va is None) == (vb is None)
@@ -127,7 +130,8 @@ def test_lines_are_compact(tmp_path):
     _record(path, n=3)
     lines = path.read_bytes().splitlines()
     assert len(lines) == 4
-    assert max(len(x) for x in lines) < 12_000  # 478x3 face + pose + hands as base64 float32
+    assert max(len(lines[1]), len(lines[3])) < 12_000  # 478x3 face + pose + hands as base64 float32
+    assert len(lines[2]) < 19_000  # the same plus the hybrid back end's second 478x3 face
     assert json.loads(lines[1])["timings"] == {"track_ms": 12.5}
 
 

@@ -128,3 +128,26 @@ def test_flat_depth_falls_back_to_pnp() -> None:
     pose = solve_head(face, SIZE, CAMERA)
     assert pose is not None
     assert np.allclose(angles_deg(pose), [25, -10, 5], atol=HEAD_ANGLE_TOL_DEG)
+
+
+def test_head_points_drive_the_head_when_present() -> None:
+    """The hybrid back end's second point set (``FaceLandmarks.head_points``) is what the head is
+    fitted to; ``points`` (used for eyes and mouth) do not move it."""
+    cam = CameraIntrinsics.from_fov(640, 480, 60.0)
+
+    def projected(yaw_deg: float) -> np.ndarray:
+        q = geometry.from_yaw_pitch_roll(math.radians(yaw_deg), math.radians(-10.0), math.radians(5.0))
+        r, t = conventions.internal_head_to_opencv_pose(q, np.array([0.0, 0.0, -0.6]))
+        p = canonical_face().vertices_cm @ r.T + t
+        uv = np.zeros((len(p), 3), np.float32)  # z 0: 2D only, the PnP path
+        uv[:, 0] = (p[:, 0] / p[:, 2] * cam.fx + cam.cx) / 640
+        uv[:, 1] = (p[:, 1] / p[:, 2] * cam.fy + cam.cy) / 480
+        return uv
+
+    truth = geometry.from_yaw_pitch_roll(math.radians(20.0), math.radians(-10.0), math.radians(5.0))
+    uv, other = projected(20.0), projected(-15.0)  # the second: a clearly different head
+    alone = solve_head(FaceLandmarks(other), (640, 480), cam)
+    both = solve_head(FaceLandmarks(other, head_points=uv), (640, 480), cam)
+    assert alone is not None and both is not None
+    assert math.degrees(geometry.angle_between(both.rotation, truth)) < 0.5
+    assert math.degrees(geometry.angle_between(alone.rotation, truth)) > 10.0

@@ -11,7 +11,8 @@ File format (UTF-8, one JSON object per line, ``\\n``-terminated; see docs/bvh.m
 
     {"i": 12, "t": 0.4, "wall": 1712345679.3,
      "lm": {"t": 0.4, "index": 12, "size": [640, 480],
-            "face": {"points": B64, "presence": 1.0, "blendshapes": {...}} | null,
+            "face": {"points": B64, "presence": 1.0, "blendshapes": {...},
+                     "head_points": B64 (hybrid back end only)} | null,
             "pose": {"points": B64, "world": B64, "visibility": B64} | null,
             "left_hand": {"points": B64, "world": B64 | null, "score": 0.9} | null,
             "right_hand": ... },
@@ -104,6 +105,7 @@ def landmarks_to_json(lm: Landmarks) -> dict[str, Any]:
             "points": encode_array(f.points),
             "presence": float(f.presence),
             "blendshapes": _floats(f.blendshapes),
+            **({} if f.head_points is None else {"head_points": encode_array(f.head_points)}),
         }
     )
     p = lm.pose
@@ -156,6 +158,7 @@ def landmarks_from_json(d: Mapping[str, Any]) -> Landmarks:
             points=decode_array(f["points"]),
             presence=float(f.get("presence", 1.0)),
             blendshapes=frozen_mapping(f.get("blendshapes") or {}),
+            head_points=None if f.get("head_points") is None else decode_array(f["head_points"]),
         ),
         pose=None
         if p is None

@@ -60,7 +60,8 @@ def solve_head(
     """Fit the canonical face to ``face``; None when the fit is not trustworthy.
 
     Args:
-        face: MediaPipe-layout landmarks (468 or 478 points) of one face.
+        face: MediaPipe-layout landmarks (468 or 478 points) of one face; its ``head_points``
+            when it has them (the hybrid back end's Tasks points), else its ``points``.
         image_size: (width, height) the landmarks are normalised to.
         camera: intrinsics for that image size.
         previous: last frame's pose, used as a starting guess.
@@ -69,7 +70,8 @@ def solve_head(
         raise ValueError("solve_head expects MediaPipe-layout landmarks (468 or 478 points)")
     ids, object_points, rigid_weights = _rigid_model()
     width, height = image_size
-    points = face.points[ids].astype(np.float64)
+    source = face.points if face.head_points is None or len(face.head_points) != len(face.points) else face.head_points
+    points = source[ids].astype(np.float64)
     points *= (width, height, width)[: points.shape[1]]  # pixels; MediaPipe's z is x-normalised
     image_points = points[:, :2]  # conventions.mediapipe_to_pixels
     cam = camera.scaled_to(width, height)

@@ -203,8 +203,8 @@ class MediaPipeTracker:
         tasks_face = results.get("tasks")
         if face is None:
             face = tasks_face
-        elif tasks_face is not None:  # Face Mesh points, Tasks blendshapes
-            face = FaceLandmarks(face.points, face.presence, tasks_face.blendshapes)
+        elif tasks_face is not None:  # Face Mesh points (eyes, mouth), Tasks blendshapes and head points
+            face = FaceLandmarks(face.points, face.presence, tasks_face.blendshapes, head_points=tasks_face.points)
         pose = results.get("pose")
         self._last_pose = pose
         self._frames += 1
