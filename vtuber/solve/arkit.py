@@ -223,6 +223,24 @@ def face_features(a: F64) -> dict[str, float]:
     return dict(zip(_IRIS_NAMES if iris else _NAMES, values))
 
 
+MOUTH_FEATURES: frozenset[str] = frozenset(
+    {"lip_gap", "mouth_width", "mouth_x", "lip_z", "upper_lip_thickness", "lower_lip_thickness", "lower_lip_y"}
+    | {f"{k}_{s}" for k in ("corner_y", "corner_x", "corner_z", "upper_lip", "lower_lip") for s in ("L", "R")}
+)
+"""The ``face_features`` that measure the lips (what vowels and the mouth shapes read)."""
+
+
+def fuse_mouth(features: dict[str, float], other: Mapping[str, float]) -> dict[str, float]:
+    """``features`` with each lip measure averaged with ``other``'s (the same face measured on a
+    second tracker's points). MediaPipe's two face models misread mouths in opposite directions
+    (on renders of known vowels the Tasks model reads openings ~1.0-1.25x, Face Mesh reads small
+    ones smaller), so their mean is the steadier measure; eyes and brows keep ``features``."""
+    for name in MOUTH_FEATURES:
+        if name in other:
+            features[name] = 0.5 * (features[name] + other[name])
+    return features
+
+
 @lru_cache(maxsize=1)
 def _neutral() -> Mapping[str, float]:
     v = canonical_face().vertices_cm

@@ -46,7 +46,7 @@ from vtuber import geometry
 from vtuber.calibrate import store
 from vtuber.errors import CalibrationError, ConfigError
 from vtuber.records import FaceLandmarks, HeadPose, Landmarks
-from vtuber.solve.arkit import ARKIT_52, align_face, face_features, neutral_features
+from vtuber.solve.arkit import ARKIT_52, align_face, face_features, fuse_mouth, neutral_features
 from vtuber.solve.camera import CameraIntrinsics
 from vtuber.solve.eyes import DEFAULT_CLOSED_RATIO, DEFAULT_OPEN_RATIO, EyeRange, eye_openness_ratio
 from vtuber.solve.head import solve_head
@@ -98,6 +98,16 @@ def _tracked_faces(
         yield lm, face, head, align_face(face.points, lm.image_size, head, camera)
 
 
+def _features(face: FaceLandmarks, lm: Landmarks, head: HeadPose, camera: CameraIntrinsics, aligned: NDArray[np.float64]) -> dict[str, float]:
+    """``face_features`` as ``solve_rig`` measures them: with the hybrid back end's second point
+    set, its lip measures averaged in (``arkit.fuse_mouth``), so a calibration's neutral and
+    ranges are in the units the live solve uses."""
+    f = face_features(aligned)
+    if face.head_points is not None and len(face.head_points) == len(face.points):
+        f = fuse_mouth(f, face_features(align_face(face.head_points, lm.image_size, head, camera)))
+    return f
+
+
 def _held(step: str, samples: Iterable[Landmarks], camera: CameraIntrinsics, what: str) -> list[
     tuple[Landmarks, FaceLandmarks, HeadPose, NDArray[np.float64]]
 ]:
@@ -124,7 +134,7 @@ def calibrate_neutral(samples: Iterable[Landmarks], camera: CameraIntrinsics) ->
     tasks: dict[str, list[float]] = {}
     for lm, face, head, a in _held("neutral", samples, camera, "keep a relaxed face (eyes open, mouth closed)"):
         rotations.append(geometry.align_hemisphere(head.rotation, rotations[0]) if rotations else head.rotation)
-        feats.append(face_features(a))
+        feats.append(_features(face, lm, head, camera, a))
         eyes.append((eye_openness_ratio(a, "left"), eye_openness_ratio(a, "right")))
         mouths.append(mouth_open_ratio(face, lm.image_size))
         for k, v in face.blendshapes.items():
@@ -215,7 +225,7 @@ def calibrate_mouth_wide(samples: Iterable[Landmarks], camera: CameraIntrinsics,
     the neutral gap. The learned jawOpen as in ``_learned_tops``."""
     tracked = _held("mouth", samples, camera, "keep your mouth open as wide as is comfortable")
     neutral_gap = calibration.neutral_features()["lip_gap"]
-    gap = _quantile([face_features(a)["lip_gap"] for *_r, a in tracked], 1.0 - HOLD_QUANTILE)
+    gap = _quantile([_features(face, lm, head, camera, a)["lip_gap"] for lm, face, head, a in tracked], 1.0 - HOLD_QUANTILE)
     if not gap >= neutral_gap + MOUTH_MIN_OPEN_CM:
         raise CalibrationError(
             f"mouth wide open step: the lips parted {gap - neutral_gap:+.2f} cm beyond neutral (needs {MOUTH_MIN_OPEN_CM:g}): "
@@ -248,8 +258,8 @@ def calibrate_vowels(
         if vowel not in VOWELS:
             raise CalibrationError(f"unknown vowel {vowel!r}: expected one of {', '.join(VOWELS)}")
         points = []
-        for _lm, _face, _head, aligned in _tracked_faces(frames, camera):
-            f = face_features(aligned)
+        for lm, face, head, aligned in _tracked_faces(frames, camera):
+            f = _features(face, lm, head, camera, aligned)
             points.append((mouth_open_weight(f, n, calibration.lip_gap_open_cm), mouth_width_change(f, n)))
         if len(points) < MIN_VOWEL_SAMPLES:
             raise CalibrationError(f"vowel {vowel!r}: needs at least {MIN_VOWEL_SAMPLES} frames with a tracked face, got {len(points)}")

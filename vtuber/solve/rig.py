@@ -38,6 +38,7 @@ from vtuber.solve.arkit import (
     align_face,
     apply_curves,
     face_features,
+    fuse_mouth,
     geometric_shapes,
     neutral_features,
 )
@@ -156,12 +157,17 @@ def solve_face_shapes(
     tasks: Mapping[str, float] | None = None,
     head: HeadPose | None = None,
     camera: CameraIntrinsics | None = None,
+    mouth_points: np.ndarray | None = None,
 ) -> tuple[dict[str, float], dict[str, Quaternion]]:
     """All face blendshapes (ARKit names + visemes) and the eye bones of one face. ``head`` is the
     camera-relative PnP pose (before the neutral rotation is removed) and ``camera`` its
-    intrinsics; without them the landmarks are aligned by a similarity fit."""
+    intrinsics; without them the landmarks are aligned by a similarity fit. ``mouth_points``
+    (the hybrid back end's Tasks points, ``FaceLandmarks.head_points``) are measured too and
+    their lip measures averaged in (``arkit.fuse_mouth``); eyes and iris stay on ``points``."""
     a = align_face(points, image_size, head, camera)
     f = face_features(a)
+    if mouth_points is not None and len(mouth_points) == len(points):  # the hybrid back end's second tracker
+        f = fuse_mouth(f, face_features(align_face(mouth_points, image_size, head, camera)))
     n = _neutral_of(calibration)
     shapes: dict[str, float] = {}
     for side, name, rng in (("left", "Left", calibration.left_eye), ("right", "Right", calibration.right_eye)):
@@ -216,7 +222,7 @@ def solve_rig(
         head = solve_head(face, landmarks.image_size, camera, seed)
         if head is not None:
             shapes, eye_bones = solve_face_shapes(
-                face.points, landmarks.image_size, calibration, face.blendshapes, head, camera
+                face.points, landmarks.image_size, calibration, face.blendshapes, head, camera, face.head_points
             )
             blendshapes.update(shapes)
             bones.update(eye_bones)
