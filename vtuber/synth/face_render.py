@@ -89,7 +89,8 @@ UPPER_TEETH_FRACTION = 0.6
 MOUTH_INTERIOR_RGB = ((70, 22, 26), (20, 6, 8))  # top and bottom of the dark mouth cavity
 
 # Expressions added for the face benchmark (mouth shapes, smile, brows, gaze), centimetres.
-MOUTH_WIDE_MAX = 0.3  # mouth_wide = +-1 changes the mouth width by 30 %
+MOUTH_WIDE_MAX = 0.3  # mouth_wide = +1 moves the lip skin sideways by 30 % (width +15 % measured)
+MOUTH_NARROW_MAX = 0.45  # mouth_wide = -1 draws it in by 45 % (width -23 % measured: a pursed "u")
 MOUTH_FALLOFF_CM = 2.2  # radius of the skin that follows the lips
 PUCKER_FORWARD_CM = 0.8  # mouth_wide = -1 pushes the lips this far forward
 SMILE_RAISE_CM = 0.6
@@ -176,7 +177,7 @@ class FaceState:
         jaw_open: 0 = mouth as in the photograph (lips together with teeth showing), 1 = jaw
             rotated ``JAW_MAX_DEG`` degrees open.
         mouth_wide: -1..1, lips drawn together and pushed forward (-1, a pucker / "u") or
-            stretched sideways (+1, an "i"); ``MOUTH_WIDE_MAX`` of the mouth width at +-1.
+            stretched sideways (+1, an "i"); ``MOUTH_NARROW_MAX`` / ``MOUTH_WIDE_MAX`` set how far.
         smile_left / smile_right: 0..1, the subject's left / right mouth corner raised
             ``SMILE_RAISE_CM`` and drawn out; negative values (down to -1) pull it down (frown).
         brow_raise_left / brow_raise_right: -1..1, the brow raised (+1: ``BROW_RAISE_CM`` up) or
@@ -642,7 +643,8 @@ class FaceRenderer:
             centre = 0.5 * (rest[MOUTH_OUTER_CORNERS[0]] + rest[MOUTH_OUTER_CORNERS[1]])
             d = rest[:, :2] - centre[:2]
             w = np.exp(-np.sum(d * d, axis=1) / (2.0 * (MOUTH_FALLOFF_CM * s) ** 2))
-            v[:, 0] += MOUTH_WIDE_MAX * state.mouth_wide * d[:, 0] * w
+            gain = MOUTH_WIDE_MAX if state.mouth_wide > 0.0 else MOUTH_NARROW_MAX
+            v[:, 0] += gain * state.mouth_wide * d[:, 0] * w
             if state.mouth_wide < 0.0:
                 v[:, 2] += -state.mouth_wide * PUCKER_FORWARD_CM * s * w
                 v[:, 1] -= 0.25 * state.mouth_wide * d[:, 1] * w  # lips purse vertically a little
