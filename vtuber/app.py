@@ -111,20 +111,26 @@ def build_senders(config: EngineConfig, stack: ExitStack, profile_name: str) -> 
 def start_page(config: EngineConfig, stack: ExitStack, ws_url: str) -> None:
     """Serve the browser-source page, or say in one line why it is not available."""
     from vtuber.errors import SenderError
+    from vtuber.send.access import is_loopback
     from vtuber.web.server import PageServer
 
-    page = PageServer(
-        host=config.page.host, port=config.page.port, avatar_path=config.page.avatar or None, ws_url=ws_url
-    )
     try:
+        page = PageServer(
+            host=config.page.host,
+            port=config.page.port,
+            avatar_path=config.page.avatar or None,
+            ws_url=ws_url,
+            token=config.websocket.token or None,
+            allowed_origins=config.websocket.allowed_origins,
+        )
         page.start()
     except SenderError as exc:
-        if config.page.avatar:  # the user asked for the page explicitly
+        if config.page.avatar or not is_loopback(config.page.host):  # the user asked for the page explicitly
             raise
         logger.warning("browser-source page not served: %s", exc)
         return
     stack.callback(page.close)
-    logger.info("OBS browser source: %s", page.url)
+    logger.info("OBS browser source: %s", page.url if page.token is None else page.url.split("?")[0] + "?token=<[websocket] token>")
 
 
 def build_tracker(config: EngineConfig, models_dir_env: str | None) -> Tracker:
@@ -149,29 +155,29 @@ def build_tracker(config: EngineConfig, models_dir_env: str | None) -> Tracker:
 
 
 def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack) -> FrameCallback | None:
-    """An ``on_frame`` callback writing BVH and/or a session file, closed by ``stack``."""
+    """An ``on_frame`` callback writing BVH and/or a session file, closed by ``stack``.
+
+    Every file is created here, before the run starts, with its header (a run that records
+    nothing still leaves valid empty recordings); a path that cannot be written raises a
+    one-line ``RecordingError`` before any frame is processed."""
     writers: list[Callable[[Frame, Landmarks, Rig, AvatarPose], None]] = []
     fps = source.nominal_fps or DEFAULT_RECORD_FPS
-    if config.record.bvh:
-        from vtuber.record.bvh_file import BvhFileWriter
-
-        path = Path(config.record.bvh)
-        bvh = stack.enter_context(BvhFileWriter(path, fps, blendshape_csv=path.with_suffix(".csv")))
-        writers.append(lambda frame, lm, rig, pose: bvh.write_rig(rig))
-        logger.info("recording BVH to %s (%.3f fps), blendshapes to %s", path, fps, path.with_suffix(".csv"))
     if config.record.session:
         from vtuber.record.session import SessionWriter
 
+        # image_size [0, 0]: filled in from the first frame by the writer
         header = {"source": source.name, "fps": fps, "image_size": [0, 0], "mode": config.track.mode}
-        session: list[SessionWriter] = []
-
-        def write_session(frame: Frame, lm: Landmarks, rig: Rig, pose: AvatarPose) -> None:
-            if not session:  # the image size is known only once the first frame arrives
-                session.append(stack.enter_context(SessionWriter(config.record.session, {**header, "image_size": list(lm.image_size)})))
-            session[0].write(lm, rig)
-
-        writers.append(write_session)
+        session = stack.enter_context(SessionWriter(config.record.session, header))
+        writers.append(lambda frame, lm, rig, pose: session.write(lm, rig))
         logger.info("recording the session to %s", config.record.session)
+    if config.record.bvh:
+        from vtuber.record.bvh_file import BvhFileWriter, rig_blendshape_names
+
+        path = Path(config.record.bvh)
+        csv = path.with_suffix(".csv")
+        bvh = stack.enter_context(BvhFileWriter(path, fps, blendshape_csv=csv, blendshape_names=rig_blendshape_names()))
+        writers.append(lambda frame, lm, rig, pose: bvh.write_rig(rig))
+        logger.info("recording BVH to %s (%.3f fps), blendshapes to %s", path, fps, csv)
     if not writers:
         return None
 

@@ -113,3 +113,61 @@ def test_server_errors_are_one_line(tmp_path):
         with pytest.raises(SenderError, match=f"127.0.0.1:{port}") as info:
             PageServer(port=port, dist_dir=dist).start()
         assert "\n" not in str(info.value)
+
+
+def _request(server: PageServer, path: str, headers: dict[str, str] | None = None, host: str = "127.0.0.1"):
+    """GET ``path`` from ``server`` with raw headers (urllib would add its own Host)."""
+    import http.client
+
+    conn = http.client.HTTPConnection(host, server.port, timeout=5)
+    conn.putrequest("GET", path, skip_host=True)
+    hdrs = {"Host": f"127.0.0.1:{server.port}", **(headers or {})}
+    for k, v in hdrs.items():
+        conn.putheader(k, v)
+    conn.endheaders()
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r, body
+
+
+def test_server_refuses_foreign_sites(tmp_path):
+    """No CORS header, foreign Origins refused, and no answers to a non-loopback Host name (a
+    foreign site that rebinds its DNS name to 127.0.0.1)."""
+    dist = _dist(tmp_path / "dist")
+    with PageServer(port=0, dist_dir=dist, ws_url="ws://127.0.0.1:9") as server:
+        r, body = _request(server, "/avatar.vrm")
+        assert r.status == 200 and body[:4] == b"glTF"
+        assert r.getheader("Access-Control-Allow-Origin") is None
+        r, _ = _request(server, "/avatar.vrm", {"Origin": f"http://localhost:{server.port}"})
+        assert r.status == 200
+        r, body = _request(server, "/avatar.vrm", {"Origin": "https://evil.example"})
+        assert r.status == 403 and b"evil.example" in body
+        r, _ = _request(server, "/config.json", {"Host": f"evil.example:{server.port}"})
+        assert r.status == 403
+        r, _ = _request(server, "/", {"Origin": "https://evil.example", "Host": f"127.0.0.1:{server.port}"})
+        assert r.status == 403
+
+
+def test_server_on_another_address_needs_the_token(tmp_path):
+    dist = _dist(tmp_path / "dist")
+    with pytest.raises(SenderError, match="access token") as info:
+        PageServer(host="0.0.0.0", port=0, dist_dir=dist)
+    assert "\n" not in str(info.value)
+    with PageServer(host="0.0.0.0", port=0, dist_dir=dist, ws_url="ws://0.0.0.0:8765", token="s3cret&x") as server:
+        assert server.url.endswith("/?token=s3cret%26x")
+        r, body = _request(server, "/")
+        assert r.status == 401 and b"token" in body
+        r, _ = _request(server, "/?token=wrong")
+        assert r.status == 401
+        r, body = _request(server, "/?token=s3cret%26x")
+        assert r.status == 200 and b"<title>" in body
+        cookie = r.getheader("Set-Cookie")
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        jar = cookie.split(";")[0]
+        r, body = _request(server, "/config.json", {"Cookie": jar, "Host": f"192.0.2.7:{server.port}"})
+        assert r.status == 200
+        # the WebSocket bound to every interface is named by the host the page came from, with the token
+        assert json.loads(body) == {"ws_url": "ws://192.0.2.7:8765?token=s3cret%26x"}
+        r, _ = _request(server, "/config.json", {"Cookie": "vtuber_token=nope"})
+        assert r.status == 401

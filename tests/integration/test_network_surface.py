@@ -137,3 +137,48 @@ def test_attacks_close_only_the_attacker(attack: str) -> None:
         victim.close()
     finally:
         server.close()
+
+
+def test_handshake_tricks_are_refused() -> None:
+    """Repeated security headers (400), a foreign Host name on a loopback server (403: DNS
+    rebinding), and deeply nested JSON inside the size limit (closed 1008, not a server error)."""
+    import http.client
+
+    server = start(token=None)
+    try:
+        def handshake(headers: list[tuple[str, str]]) -> int:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            conn.putrequest("GET", "/", skip_host=True, skip_accept_encoding=True)
+            base = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")]
+            for k, v in base + headers:
+                conn.putheader(k, v)
+            conn.endheaders()
+            status = conn.getresponse().status
+            conn.close()
+            return status
+
+        host = ("Host", f"127.0.0.1:{server.port}")
+        assert handshake([host]) == 101
+        assert handshake([host, ("Origin", "http://127.0.0.1:8766"), ("Origin", "http://127.0.0.1:8766")]) == 400
+        assert handshake([("Host", f"evil.example:{server.port}")]) == 403
+        client = connect(f"ws://127.0.0.1:{server.port}/")
+        client.recv(timeout=5)  # hello
+        client.send("[" * 30_000)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                client.recv(timeout=5)
+        assert client.close_code == 1008
+    finally:
+        server.close()
+
+
+def test_a_token_vouches_for_a_page_from_another_machine() -> None:
+    server = start(token="s3cret")
+    try:
+        base = f"ws://127.0.0.1:{server.port}/"
+        with pytest.raises(InvalidStatus) as info:
+            connect(base, origin="http://192.168.1.5:8766")  # type: ignore[arg-type]
+        assert info.value.response.status_code == 401
+        Reader(base + "?token=s3cret", origin="http://192.168.1.5:8766").close()
+    finally:
+        server.close()

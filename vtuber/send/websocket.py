@@ -27,18 +27,21 @@ second (a flood) with 1008. Bad query parameters close with 1008.
 Network surface: the server binds 127.0.0.1 unless told otherwise, and refuses to bind any other
 address without an access ``token``; with a token, clients must send ``?token=...`` (or an
 ``Authorization: Bearer ...`` header) or the handshake is refused with HTTP 401. Browsers always
-send an ``Origin`` header: only pages served from loopback (``http://127.0.0.1:*``,
-``http://localhost:*``) and the ``allowed_origins`` given are accepted (HTTP 403 otherwise), so a
-web page on the internet cannot read or drive the stream through the user's browser. Clients
-that send no Origin (OBS plugins, Unity, scripts) are not browsers and pass this check.
+send an ``Origin`` header: without a token, only pages served from loopback
+(``http://127.0.0.1:*``, ``http://localhost:*``) and the ``allowed_origins`` given are accepted
+(HTTP 403 otherwise), so a web page on the internet cannot read or drive the stream through the
+user's browser; with a token, a page presenting it is accepted from any origin (the token is
+the proof, and a two-PC stream's OBS loads the page from the engine machine's LAN address). Clients
+that send no Origin (OBS plugins, Unity, scripts) are not browsers and pass this check. A
+handshake with two Origin, Host or Authorization headers is refused (400), and a server on
+loopback refuses a non-loopback Host header (403: DNS rebinding). The policy is shared with the
+page server (``vtuber.send.access``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import hmac
-import ipaddress
 import importlib.metadata
 import json
 import logging
@@ -56,6 +59,7 @@ from websockets.http11 import Request, Response
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
+from vtuber.send.access import host_header_allowed, is_loopback, origin_allowed, token_matches
 from vtuber.encode.ws_json import (
     COORDS,
     DEFAULT_COORDS,
@@ -382,22 +386,27 @@ class WebSocketServer:
             logger.debug("cannot set SO_SNDBUF for %s: %s", conn.remote_address, exc)
 
     def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        """Refuse foreign browser origins (403) and missing or wrong tokens (401) at the handshake."""
+        """Refuse repeated security headers (400), foreign browser origins or hosts (403) and
+        missing or wrong tokens (401) at the handshake."""
+        for name in ("Origin", "Host", "Authorization"):
+            if len(request.headers.get_all(name)) > 1:
+                logger.warning("refused WebSocket client %s: repeated %s header", conn.remote_address, name)
+                return conn.respond(HTTPStatus.BAD_REQUEST, f"repeated {name} header\n")
+        if not host_header_allowed(request.headers.get("Host"), self._host):
+            logger.warning("refused WebSocket client %s: Host %s is not loopback", conn.remote_address, request.headers.get("Host"))
+            return conn.respond(HTTPStatus.FORBIDDEN, "this server only answers to a loopback Host\n")
+        if self._token is not None:
+            # the token is the proof: a page that has it may come from any origin (a two-PC
+            # stream's OBS loads the page from the engine machine's LAN address)
+            if not _token_matches(request, self._token):
+                logger.warning("refused WebSocket client %s: missing or wrong token", conn.remote_address)
+                return conn.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+            return None
         origin = request.headers.get("Origin")
-        if origin is not None and not self._origin_allowed(origin):
+        if origin is not None and not origin_allowed(origin, self._allowed_origins):
             logger.warning("refused WebSocket client %s: foreign Origin %s", conn.remote_address, origin)
             return conn.respond(HTTPStatus.FORBIDDEN, f"Origin {origin} is not allowed\n")
-        if self._token is not None and not _token_matches(request, self._token):
-            logger.warning("refused WebSocket client %s: missing or wrong token", conn.remote_address)
-            return conn.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
         return None
-
-    def _origin_allowed(self, origin: str) -> bool:
-        origin = origin.rstrip("/")
-        if origin in self._allowed_origins:
-            return True
-        parts = urlsplit(origin)
-        return parts.scheme in ("http", "https") and is_loopback(parts.hostname or "")
 
     async def _read_loop(self, conn: ServerConnection) -> None:
         budget = self._max_messages_per_s  # token bucket: refills at the allowed rate
@@ -464,28 +473,18 @@ def parse_variant(path: str) -> tuple[Coords, Names]:
     return coords, names  # type: ignore[return-value]
 
 
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _token_matches(request: Request, token: str) -> bool:
     supplied = parse_qs(urlsplit(request.path).query).get("token", [""])[-1]
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
         supplied = supplied or auth[len("Bearer ") :]
-    return hmac.compare_digest(supplied.encode(), token.encode())
+    return token_matches(supplied, token)
 
 
 def _is_json(text: str) -> bool:
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays within the size limit
         return False
     return True
 

@@ -6,7 +6,17 @@ Routes:
 * ``/avatar.vrm``: the user's VRM (``--avatar PATH.vrm``) or the project's default avatar, which is
   generated in memory at start by ``avatars/make_default_avatar.py`` (or read from
   ``dist/avatars/default.vrm`` when a packager put it there);
-* ``/config.json``: ``{"ws_url": ...}``, the engine's WebSocket address for the page.
+* ``/config.json``: ``{"ws_url": ...}``, the engine's WebSocket address for the page (with the
+  access token when there is one; a WebSocket bound to every interface is named by the host the
+  page was loaded from).
+
+Access (``vtuber.send.access``, the WebSocket server's policy): the server binds 127.0.0.1 unless
+told otherwise and refuses any other address without an access token. With a token, the page is
+opened as ``http://HOST:PORT/?token=...``; the server then sets an HttpOnly, SameSite=Strict cookie
+so the page's own requests (assets, avatar, config) carry it, and refuses requests without it
+(401). Requests from another site's page (a foreign ``Origin`` header) are refused (403), no CORS
+header is sent (so no other site can read the avatar or the token), and a server on loopback
+refuses a non-loopback ``Host`` header (403: DNS rebinding).
 
 It runs in one daemon thread (``ThreadingHTTPServer``); ``start()`` raises ``SenderError`` when the
 address is in use or the page is not built, and ``ConfigError`` when the avatar is not a valid VRM.
@@ -19,13 +29,16 @@ import json
 import mimetypes
 import struct
 import threading
+from collections.abc import Sequence
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Self
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 from vtuber.errors import ConfigError, SenderError
+from vtuber.send.access import ANY_ADDRESS, host_header_allowed, is_loopback, origin_allowed, token_matches
 
 DIST_DIR = Path(__file__).resolve().parent / "dist"
 """Where ``npm run build`` (in ``web/``) puts the page."""
@@ -119,30 +132,64 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, head: bool) -> None:
         page: PageServer = self.server.page
-        path = unquote(urlsplit(self.path).path)
-        if path in ("/", "/index.html"):
-            body, ctype = page._file("index.html")
-        elif path == "/avatar.vrm":
-            body, ctype = page.avatar_bytes, _TYPES[".vrm"]
-        elif path == "/config.json":
-            body, ctype = json.dumps({"ws_url": page.ws_url}).encode(), _TYPES[".json"]
+        split = urlsplit(self.path)
+        path = unquote(split.path)
+        refusal = self._refusal(page, split.query)
+        set_cookie = False
+        if refusal is not None:
+            status, body, ctype = refusal[0], refusal[1].encode(), _TYPES[".txt"]
         else:
-            body, ctype = page._file(path.lstrip("/"))
-        if body is None:
-            self.send_response(HTTPStatus.NOT_FOUND)
-            body, ctype = b"not found\n", _TYPES[".txt"]
-        else:
-            self.send_response(HTTPStatus.OK)
+            set_cookie = page.token is not None and _COOKIE not in self._cookies()
+            if path in ("/", "/index.html"):
+                body, ctype = page._file("index.html")
+            elif path == "/avatar.vrm":
+                body, ctype = page.avatar_bytes, _TYPES[".vrm"]
+            elif path == "/config.json":
+                body, ctype = json.dumps({"ws_url": page.ws_url_for(self.headers.get("Host"))}).encode(), _TYPES[".json"]
+            else:
+                body, ctype = page._file(path.lstrip("/"))
+            status = HTTPStatus.OK
+            if body is None:
+                status, body, ctype = HTTPStatus.NOT_FOUND, b"not found\n", _TYPES[".txt"]
+        self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache")
-        self.send_header("Access-Control-Allow-Origin", "*")
+        if set_cookie and page.token is not None:
+            self.send_header("Set-Cookie", f"{_COOKIE}={quote(page.token, safe='')}; HttpOnly; SameSite=Strict; Path=/")
         self.end_headers()
         if not head:
             try:
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass
+
+    def _refusal(self, page: PageServer, query: str) -> tuple[HTTPStatus, str] | None:
+        """Why this request is refused (status and a one-line body), or None to serve it."""
+        for name in ("Origin", "Host", "Cookie"):
+            if len(self.headers.get_all(name) or []) > 1:
+                return HTTPStatus.BAD_REQUEST, f"repeated {name} header\n"
+        origin = self.headers.get("Origin")
+        if origin is not None and not origin_allowed(origin, page.allowed_origins):
+            return HTTPStatus.FORBIDDEN, f"Origin {origin} is not allowed\n"
+        if not host_header_allowed(self.headers.get("Host"), page.host):
+            return HTTPStatus.FORBIDDEN, "this server only answers to a loopback Host\n"
+        if page.token is not None:
+            supplied = parse_qs(query).get("token", [""])[-1] or self._cookies().get(_COOKIE, "")
+            if not token_matches(supplied, page.token):
+                return HTTPStatus.UNAUTHORIZED, "missing or wrong token: open the page as http://HOST:PORT/?token=...\n"
+        return None
+
+    def _cookies(self) -> dict[str, str]:
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(self.headers.get("Cookie") or "")
+        except CookieError:
+            return {}
+        return {k: unquote(m.value) for k, m in jar.items()}
+
+
+_COOKIE = "vtuber_token"
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -157,8 +204,12 @@ class PageServer:
     Args:
         host, port: where to listen (port 0 picks a free port; see ``port`` after ``start``).
         avatar_path: the user's ``.vrm``; None serves the default avatar.
-        ws_url: the engine's WebSocket address handed to the page through ``/config.json``.
+        ws_url: the engine's WebSocket address handed to the page through ``/config.json``
+            (``ws://0.0.0.0:PORT``: named by the host the page was loaded from).
         dist_dir: the built page (default ``vtuber/web/dist``).
+        token: access token; required to bind a non-loopback address (SenderError otherwise).
+            Also handed to the page for the WebSocket, which shares it.
+        allowed_origins: other sites' pages allowed to fetch from this server (default none).
     """
 
     def __init__(
@@ -168,7 +219,16 @@ class PageServer:
         avatar_path: str | Path | None = None,
         ws_url: str = "ws://127.0.0.1:8765",
         dist_dir: str | Path | None = None,
+        token: str | None = None,
+        allowed_origins: Sequence[str] = (),
     ) -> None:
+        if not is_loopback(host) and not token:
+            raise SenderError(
+                f"refusing to serve the browser-source page on {host}: other machines could load it; "
+                "set an access token ([websocket] token = \"...\", shared by the page) or bind 127.0.0.1"
+            )
+        self.token = token or None
+        self.allowed_origins = frozenset(o.rstrip("/") for o in allowed_origins)
         self.host = host
         self.port = port
         self.avatar_path = None if avatar_path is None else Path(avatar_path)
@@ -180,8 +240,27 @@ class PageServer:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
-        return f"http://{host}:{self.port}/"
+        """The page's address (with ``?token=`` when the server has one: paste it into OBS)."""
+        host = "127.0.0.1" if self.host in ANY_ADDRESS else self.host
+        query = "" if self.token is None else "?token=" + quote(self.token, safe="")
+        return f"http://{host}:{self.port}/{query}"
+
+    def ws_url_for(self, host_header: str | None) -> str:
+        """``ws_url`` as the page loaded through ``host_header`` should use it: a WebSocket bound
+        to every interface is named by that host, and the access token is added when set."""
+        parts = urlsplit(self.ws_url)
+        netloc = parts.netloc
+        if (parts.hostname or "") in ("0.0.0.0", "::", "") and parts.port is not None:
+            try:
+                requested = urlsplit(f"//{host_header}").hostname if host_header else None
+            except ValueError:
+                requested = None
+            name = requested or "127.0.0.1"
+            netloc = f"[{name}]:{parts.port}" if ":" in name else f"{name}:{parts.port}"
+        query = parts.query
+        if self.token is not None:
+            query = (query + "&" if query else "") + "token=" + quote(self.token, safe="")
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
     def start(self) -> Self:
         if not (self.dist_dir / "index.html").is_file():
