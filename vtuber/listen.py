@@ -17,6 +17,7 @@ Blob arguments are written as hex strings.
 from __future__ import annotations
 
 import json
+import math
 import select
 import socket
 import threading
@@ -72,9 +73,20 @@ def _flatten(bundle: OscBundle) -> list[VmcMessage]:
 
 
 def message_record(message: VmcMessage, t: float, source: str) -> dict[str, Any]:
-    """The JSON-able record of one received message."""
-    args = [a.hex() if isinstance(a, (bytes, bytearray)) else a for a in message.args]
-    return {"t": round(t, 6), "from": source, "address": message.address, "args": args}
+    """The JSON-able record of one received message: blobs as hex, non-finite floats and OSC
+    types JSON has no form for (timetags, MIDI, ...) as strings, so any peer's datagram can be
+    written with ``json.dumps(..., allow_nan=False)``."""
+    return {"t": round(t, 6), "from": source, "address": message.address, "args": [_json_arg(a) for a in message.args]}
+
+
+def _json_arg(a: object) -> object:
+    if isinstance(a, (bytes, bytearray)):
+        return a.hex()
+    if isinstance(a, float):
+        return a if math.isfinite(a) else repr(a)  # "nan", "inf", "-inf"
+    if a is None or isinstance(a, (bool, int, str)):
+        return a
+    return str(a)
 
 
 @dataclass
@@ -210,7 +222,7 @@ def run_listen(
                 continue
             stats.add(messages, t, source)
             if record is not None:
-                record.writelines(json.dumps(message_record(m, t, source)) + "\n" for m in messages)
+                record.writelines(json.dumps(message_record(m, t, source), allow_nan=False) + "\n" for m in messages)
         now = clock()
         if now >= next_line:
             if out is not None:

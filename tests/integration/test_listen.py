@@ -95,3 +95,34 @@ def test_port_in_use_is_a_one_line_error() -> None:
     with VmcListener("127.0.0.1", 0) as first:
         with pytest.raises(SourceError, match="cannot listen"):
             VmcListener("127.0.0.1", first.address[1])
+
+
+def test_odd_osc_arguments_are_recorded_not_fatal() -> None:
+    """A peer's timetag, NaN/inf floats and a blob in one datagram: recorded as JSON strings
+    (valid JSON: no NaN literals), and the listener keeps going."""
+    import struct
+
+    def pad(b: bytes) -> bytes:
+        return b + b"\x00" * (-len(b) % 4)
+
+    odd = (pad(b"/VMC/Ext/Odd\x00") + pad(b",tfdbs\x00")
+           + struct.pack(">QfdI", (3_900_000_000 << 32) | (1 << 31), float("nan"), float("inf"), 2)
+           + pad(b"\x01\x02") + pad(b"x\x00"))  # OSC 1.0 layout, built by hand: python-osc's builder has no timetags
+    out, record = io.StringIO(), io.StringIO()
+    stop = threading.Event()
+    with VmcListener("127.0.0.1", 0) as listener:
+        result: dict = {}
+        worker = threading.Thread(target=lambda: result.update(stats=run_listen(listener, out=out, record=record, stop=stop, interval_s=0.5)))
+        worker.start()
+        with VmcSender([listener.address]) as tx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+            raw.sendto(odd, listener.address)
+            time.sleep(0.1)
+            tx.send(frame_pose(), 0.0)
+            time.sleep(0.6)
+        stop.set()
+        worker.join(5.0)
+    assert not worker.is_alive() and "stats" in result
+    records = [json.loads(line, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}")) for line in record.getvalue().splitlines()]
+    odd_rec = next(r for r in records if r.get("address") == "/VMC/Ext/Odd")
+    assert odd_rec["args"][1:] == ["nan", "inf", "0102", "x"] and isinstance(odd_rec["args"][0], str)
+    assert any(r.get("address") == "/VMC/Ext/T" for r in records)  # the next datagram still arrived
