@@ -111,6 +111,7 @@ class Engine:
         self._stop = threading.Event()
         self._clock_origin = time.monotonic()
         self._failing_stage: str | None = None
+        self._failing_senders: set[int] = set()  # id() of senders whose last send raised
         self._searching_frames = 0
         self._gc = FrameGc()
 
@@ -220,9 +221,19 @@ class Engine:
         return rig
 
     def _send(self, pose: AvatarPose) -> None:
+        """Every sender gets the frame: one sender's failure (a bug, an unencodable value) is
+        logged once per failure streak and does not cost the others, the recording or telemetry."""
         now = time.monotonic() - self._clock_origin
         for sender in self.senders:
-            sender.send(pose, now)
+            try:
+                sender.send(pose, now)
+            except Exception:
+                if id(sender) not in self._failing_senders:
+                    self._failing_senders.add(id(sender))
+                    logger.exception("sender %s failed; the other outputs go on (logged once per failure streak)", type(sender).__name__)
+            else:
+                if self._failing_senders:
+                    self._failing_senders.discard(id(sender))
 
     def _update_face_state(self, rig: Rig) -> None:
         if self.face_state == "searching" and rig.head is None:

@@ -111,3 +111,38 @@ def test_demo_head_motion_arrives_at_a_vmc_receiver(receiver: VmcRecorder) -> No
     measured_yaw = truths[:, 0] + errors[:, 0]
     assert np.corrcoef(measured_yaw, truths[:, 0])[0, 1] > 0.95
     assert np.ptp(truths[:, 0]) > 30  # the clip really turned the head
+
+
+class _FailingEverySecondFrame:
+    """Fault injection: a sender with a bug that raises on every second frame."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def send(self, pose: object, t: float) -> None:
+        self.calls += 1
+        if self.calls % 2 == 0:
+            raise RuntimeError("a sender bug")
+
+
+def test_a_failing_sender_costs_the_other_outputs_nothing(receiver: VmcRecorder, caplog: pytest.LogCaptureFixture) -> None:
+    """The failing sender comes first: the VMC receiver after it still gets every frame, the
+    frame callback (recording) runs for every frame, and the failure is logged once per streak."""
+    broken = _FailingEverySecondFrame()
+    recorded: list[int] = []
+    with MediaPipeTracker("face", face_backend="mesh") as tracker, VmcSender([("127.0.0.1", receiver.port)]) as vmc:
+        engine = Engine(
+            source=DemoSource(),
+            tracker=tracker,
+            smoother=RigSmoother("balanced"),
+            profile=load_profile("vrm0"),
+            senders=[broken, vmc],
+            pace=False,
+            on_frame=lambda frame, lm, rig, pose: recorded.append(pose.index),
+        )
+        summary = engine.run(max_frames=20)
+    threading.Event().wait(0.3)
+    assert summary.frames == 20 and len(recorded) == 20 and broken.calls == 20
+    assert len(receiver.frames) == 20
+    failures = [r for r in caplog.records if "sender _FailingEverySecondFrame failed" in r.getMessage()]
+    assert len(failures) == 10  # every failure follows a success: each starts a new streak
