@@ -109,7 +109,7 @@ def test_osc_map_sender_reports_bad_maps(tmp_path: Path) -> None:
 def _vmc_messages(datagrams: list[bytes]) -> list[tuple[str, list]]:
     out = []
     for d in datagrams:
-        assert len(d) <= 1500
+        assert len(d) <= 1472
         for m in OscBundle(d):
             out.append((m.address, list(m.params)))
     return out
@@ -145,3 +145,51 @@ def test_vmc_warudo_preset_root_faces_backwards_on_the_wire() -> None:
 def test_vmc_preset_sender_rejects_unknown_presets() -> None:
     with pytest.raises(SenderError, match="unknown preset"):
         PresetVmcSender(preset="obs")
+
+
+def test_ifacialmocap_handshakes_are_bounded() -> None:
+    """A non-loopback listener needs an allow list; a handshake from outside it adds nothing;
+    loopback handshakes add at most MAX_HANDSHAKE_TARGETS receivers (not a reflector)."""
+    from vtuber.send.ifacialmocap import MAX_HANDSHAKE_TARGETS
+
+    with pytest.raises(SenderError, match="handshake_allow") as info:
+        IFacialMocapSender([], handshake_port=0, handshake_host="0.0.0.0")
+    assert "\n" not in str(info.value)
+    with pytest.raises(SenderError, match="handshake_allow"):
+        IFacialMocapSender([], handshake_port=0, handshake_host="0.0.0.0", handshake_allow=["not-a-network"])
+    with IFacialMocapSender([], handshake_port=0, handshake_host="0.0.0.0", handshake_allow=["192.0.2.0/24"]) as tx:
+        assert tx.handshake_address[0] == "0.0.0.0"
+    senders = [udp_socket() for _ in range(MAX_HANDSHAKE_TARGETS + 3)]
+    try:
+        with IFacialMocapSender([], handshake_port=0, reply_port=40000) as tx:
+            assert tx.handshake_address[0] == "127.0.0.1"  # the default
+            for s in senders:  # each from its own source port, all on loopback: one host
+                s.sendto(HANDSHAKE, tx.handshake_address)
+            time.sleep(0.1)
+            tx.send(full_pose(), 0.0)
+            assert tx.targets == [("127.0.0.1", 40000)]  # one host, one target
+    finally:
+        for s in senders:
+            s.close()
+
+
+def test_osc_sender_hears_about_a_receiver_that_is_not_listening(caplog: pytest.LogCaptureFixture) -> None:
+    """One connected socket per target: the ICMP port-unreachable for a closed port comes back
+    as a warning (once), and the receiver is picked up when it appears."""
+    caplog.set_level("INFO", logger="vtuber.send.osc_map")
+    with udp_socket() as probe:
+        port = probe.getsockname()[1]
+    with OscMapSender(VRCHAT_MAP, targets=[("127.0.0.1", port)]) as tx:
+        for i in range(10):
+            tx.send(full_pose(i * 0.06, jaw=0.1 * (i % 2)), i * 0.06)
+            time.sleep(0.01)
+        warnings = [r for r in caplog.records if "unreachable" in r.getMessage()]
+        assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+            rx.bind(("127.0.0.1", port))
+            got = []
+            for i in range(10, 40):  # 1.5 s: recovery is declared after a clean second
+                tx.send(full_pose(i * 0.06, jaw=0.1 * (i % 2)), i * 0.06)
+                got += drain(rx, 0.05)
+        assert got
+        assert any("reachable again" in r.getMessage() for r in caplog.records)

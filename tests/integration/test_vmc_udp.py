@@ -121,15 +121,16 @@ def test_closed_port_target_does_not_raise_and_other_target_still_receives(
 def test_failing_target_warns_once_and_never_raises(
     receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Broadcast without SO_BROADCAST fails synchronously in sendto (EACCES): a deterministic
-    # stand-in for "host unreachable".
+    # A closed loopback port: ICMP port-unreachable comes back on every other send; one warning.
+    closed = closed_udp_port()
     with caplog.at_level(logging.INFO, logger="vtuber.send.udp"):
-        with VmcSender([("255.255.255.255", 39539), ("127.0.0.1", receiver.port)]) as sender:
-            for i in range(5):
+        with VmcSender([("127.0.0.1", closed), ("127.0.0.1", receiver.port)]) as sender:
+            for i in range(10):
                 sender.send(full_pose(i), i / 30)
+                time.sleep(0.01)
             receiver.wait_for(vmc.ADDRESS_TIME, 5)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "255.255.255.255:39539" in warnings[0].getMessage()
+    assert len(warnings) == 1 and f"127.0.0.1:{closed}" in warnings[0].getMessage()
 
 
 def test_receiver_that_is_not_listening_yet_warns_once_then_recovers(caplog: pytest.LogCaptureFixture) -> None:

@@ -115,6 +115,8 @@ def test_sources() -> None:
         ({"address": [{"path": "/a", "source": "head.tilt"}]}, "head.yaw"),
         ({"address": [{"path": "/a", "source": "x"}, {"path": "/a", "source": "y"}]}, "duplicate"),
         ({**one(), "port": 70000}, "port"),
+        (one(type="int", output=[0, 3_000_000_000]), "int32"),
+        (one(output=[0, 1e39]), "float32"),
     ],
 )
 def test_invalid_maps_name_the_field(doc: dict, match: str) -> None:

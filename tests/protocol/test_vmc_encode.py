@@ -124,10 +124,10 @@ def f32(x: float) -> float:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_bundles_fit_1500_bytes_and_round_trip_every_bone_and_blendshape() -> None:
+def test_bundles_fit_one_unfragmented_datagram_and_round_trip_every_bone_and_blendshape() -> None:
     pose = full_pose()
     bundles = encode_vmc(pose, time_s=3.25)
-    assert all(len(b) <= vmc.MAX_BUNDLE_BYTES for b in bundles)
+    assert vmc.MAX_BUNDLE_BYTES == 1500 - 20 - 8 and all(len(b) <= vmc.MAX_BUNDLE_BYTES for b in bundles)
     assert 4 <= len(bundles) <= 7  # 55 bones ~ 4 bundles, 60 blendshapes ~ 2
     messages = decode_all(bundles)
 
@@ -323,9 +323,9 @@ def test_bundle_sizes_are_stable() -> None:
     sizes = [len(b) for b in encode_vmc(full_pose(), time_s=0.0)]
     assert sizes == [
         1452,
-        1492,
-        1460,
-        1496,
+        1412,
         1452,
-        152,
-    ]  # root+18 bones, 18, 17, 2+27 vals, 32 vals, val+Apply+OK+T
+        1432,
+        1456,
+        300,
+    ]  # root+18 bones, 17, 17, 3 bones+24 vals, 31 vals, 5 vals+Apply+OK+T

@@ -475,7 +475,7 @@ def report(r: SendersResult, command: str) -> str:
         "## Senders at 60 Hz: VMC + WebSocket + OSC at once\n\n"
         f"`{command}`: realistic frames (all {len(skeleton.BONES)} bones with rest offsets, the Perfect Sync "
         "profile's 59 blendshapes, a moving head) sent at "
-        f"{r.rate_hz:.0f} Hz for {r.seconds:.0f} s to a VMC UDP receiver ({r.bundles_per_frame} bundles of <= 1500 bytes "
+        f"{r.rate_hz:.0f} Hz for {r.seconds:.0f} s to a VMC UDP receiver ({r.bundles_per_frame} bundles of <= 1472 bytes "
         f"a frame), {r.ws_clients} reading WebSocket clients and the VRChat OSC map (`avatars/osc_vrchat.toml`, "
         "20 Hz per address, send-on-change) on a UDP receiver, all on 127.0.0.1. Receivers run in a child "
         "process; frames are paced on absolute monotonic deadlines (a frame more than a period late "

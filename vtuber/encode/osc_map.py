@@ -235,6 +235,10 @@ def _address(e: Any, where: str) -> OscAddress:
     if rng[0] == rng[1]:
         raise ConfigError(f"{where}: field 'range' must have two different ends")
     out = _pair(e.get("output", rng), f"{where}: field 'output'")
+    if kind == "int" and not all(-(2**31) <= x <= 2**31 - 1 for x in out):
+        raise ConfigError(f"{where}: field 'output' must stay within OSC int32 (-2147483648..2147483647) for type int, got {list(out)}")
+    if kind == "float" and not all(abs(x) <= 3.4e38 for x in out):
+        raise ConfigError(f"{where}: field 'output' must stay within OSC float32 (+-3.4e38), got {list(out)}")
     numbers = {k: _number(e.get(k, 0.0), f"{where}: field {k!r}") for k in ("rate_hz", "min_change", "keepalive_s")}
     threshold = _number(e.get("threshold", (out[0] + out[1]) / 2.0), f"{where}: field 'threshold'", allow_negative=True)
     return OscAddress(path, source, kind, rng, out, threshold=threshold, **numbers)

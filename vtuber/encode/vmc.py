@@ -5,8 +5,9 @@ Pure: no sockets, no clock, no globals. ``time_s`` is passed in. The wire format
 (see ``/work/shared/reference/anchors.md`` section 3).
 
 What goes on the wire, in this order, packed greedily into OSC bundles of at most
-``max_bundle_bytes`` (1500 by default, the spec's limit, so each bundle fits one Ethernet-MTU
-UDP datagram after the spec's own accounting):
+``max_bundle_bytes`` (1472 by default: within the spec's 1500-byte limit, and the largest UDP
+payload a 1500-byte Ethernet MTU carries unfragmented after the IPv4 and UDP headers, 20 + 8
+bytes; a fragmented datagram is lost whole when any fragment is):
 
 1. ``/VMC/Ext/Root/Pos``  ``s "root", f px py pz, f qx qy qz qw``
 2. ``/VMC/Ext/Bone/Pos``  ``s name, f px py pz, f qx qy qz qw`` for every bone in ``pose.bones``
@@ -57,8 +58,9 @@ ROOT_NAME = "root"
 DEFAULT_PORT = 39539
 """Marionette (receiver) port from the VMC spec."""
 
-MAX_BUNDLE_BYTES = 1500
-"""The spec's bundle size limit."""
+MAX_BUNDLE_BYTES = 1472
+"""Bundle size limit: 1500-byte Ethernet MTU - 20 (IPv4 header) - 8 (UDP header); the spec's
+own limit is 1500 bytes of bundle, which would fragment on such a link."""
 
 OK_LOADED = 1
 OK_CALIB_STATE_CALIBRATED = 3

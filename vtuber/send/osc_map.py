@@ -1,8 +1,9 @@
 """Generic OSC over UDP through an address map (``vtuber.encode.osc_map``), e.g. VRChat on 9000.
 
 ``UdpTargets`` is the small non-blocking datagram fan-out shared by this sender and the
-iFacialMocap one: it never raises per frame, logs a target once when it starts failing and once
-when it recovers, and counts datagrams the kernel could not take (``EAGAIN``/``ENOBUFS``).
+iFacialMocap one: one connected socket per target (so a receiver that is not listening is
+heard about), never raises per frame, logs a target once when it starts failing and once when it
+recovers, and counts datagrams the kernel could not take (``EAGAIN``/``ENOBUFS``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +19,7 @@ from types import TracebackType
 from vtuber.encode.osc_map import OscMap, OscMapEncoder, load_osc_map
 from vtuber.errors import ConfigError, SenderError
 from vtuber.records import AvatarPose
+from vtuber.send.udp import RECOVERY_S
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +28,10 @@ _WOULD_BLOCK = {errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS}
 
 
 class UdpTargets:
-    """One non-blocking IPv4 UDP socket sending datagrams to ``(host, port)`` targets.
+    """Non-blocking IPv4 UDP datagram fan-out to ``(host, port)`` targets, one *connected* socket
+    per target: on Linux only a connected UDP socket hears the ICMP "port unreachable" a host
+    sends back when nothing listens, so a missing receiver is reported (once) instead of
+    swallowed, and its recovery is noticed too.
 
     Args:
         targets: receivers; host names are resolved once, here.
@@ -35,54 +41,88 @@ class UdpTargets:
         SenderError: no target, a port outside 1-65535 or a host that does not resolve.
     """
 
-    def __init__(self, targets: Sequence[Target], what: str) -> None:
-        if not targets:
+    def __init__(self, targets: Sequence[Target], what: str, *, allow_empty: bool = False) -> None:
+        if not targets and not allow_empty:
             raise SenderError(f"{what} sender needs at least one target host:port")
         self._what = what
-        self.targets: list[Target] = [resolve_target(t, what) for t in targets]
-        self._failing = {t: False for t in self.targets}
+        self._socks: dict[Target, socket.socket] | None = {}
+        self._failing: dict[Target, bool] = {}
+        self._connected: dict[Target, bool] = {}
+        self._last_error: dict[Target, float] = {}  # monotonic s of the last error per target
         self.dropped_datagrams = 0
         self.sent_datagrams = 0
-        self._sock: socket.socket | None = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setblocking(False)
+        try:
+            for t in targets:
+                self.add(resolve_target(t, what))
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def targets(self) -> list[Target]:
+        return [] if self._socks is None else list(self._socks)
 
     def add(self, target: Target) -> None:
         """Add a resolved target (no-op if present)."""
-        if target not in self.targets:
-            self.targets.append(target)
-            self._failing[target] = False
+        if self._socks is None:
+            raise RuntimeError(f"{self._what} sender used after close()")
+        if target in self._socks:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)  # a LAN broadcast target (x.x.x.255) is allowed
+        self._socks[target] = sock
+        self._failing[target] = False
+        self._last_error[target] = float("-inf")
+        self._connected[target] = self._connect(target)
 
     def send(self, datagrams: Iterable[bytes]) -> None:
         """Send every datagram to every target; never raises on I/O."""
-        if self._sock is None:
+        if self._socks is None:
             raise RuntimeError(f"{self._what} sender used after close()")
         batch = list(datagrams)
-        for target in self.targets:
+        for target, sock in self._socks.items():
+            if not self._connected[target]:
+                self._connected[target] = self._connect(target)
+                if not self._connected[target]:
+                    continue
             for data in batch:
                 try:
-                    self._sock.sendto(data, target)
+                    sock.send(data)
                     self.sent_datagrams += 1
                 except OSError as exc:
                     if exc.errno in _WOULD_BLOCK:
                         self.dropped_datagrams += 1
                         continue
-                    if not self._failing[target]:
-                        self._failing[target] = True
-                        logger.warning("%s target %s:%d unreachable (%s); still trying every frame", self._what, *target, exc)
+                    self._mark_failing(target, exc)
                     break
             else:
-                if self._failing[target] and batch:
+                # ICMP errors come back on alternate sends: recovered after a clean RECOVERY_S
+                if self._failing[target] and batch and time.monotonic() - self._last_error[target] >= RECOVERY_S:
                     self._failing[target] = False
                     logger.info("%s target %s:%d reachable again", self._what, *target)
 
-    @property
-    def socket(self) -> socket.socket | None:
-        return self._sock
-
     def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        if self._socks is not None:
+            for sock in self._socks.values():
+                sock.close()
+            self._socks = None
+
+    def _connect(self, target: Target) -> bool:
+        """Connect ``target``'s socket (UDP: no packet, it only fixes the peer and the route)."""
+        assert self._socks is not None
+        try:
+            self._socks[target].connect(target)
+            return True
+        except OSError as exc:  # no route now: retried every frame
+            self._mark_failing(target, exc)
+            return False
+
+    def _mark_failing(self, target: Target, exc: OSError) -> None:
+        self._last_error[target] = time.monotonic()
+        if not self._failing[target]:
+            self._failing[target] = True
+            logger.warning("%s target %s:%d unreachable (%s); still trying every frame", self._what, *target, exc)
 
 
 def resolve_target(target: Target, what: str) -> Target:

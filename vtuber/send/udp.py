@@ -78,6 +78,7 @@ class VmcSender:
         for label, address in self._targets:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)  # a LAN broadcast target (x.x.x.255) is allowed
             self._socks[label] = sock
             self._connected[label] = self._connect(label, address, None)
 

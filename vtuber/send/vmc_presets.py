@@ -8,7 +8,7 @@ preset         profile  bone positions  root turn   why
 generic        (pose)   rest offsets    no          the spec: all bones, local pose, Unity frame
 vseeface       vrm0     rest offsets    no          wants whole frames as bundles: every bundle of a
                                                     frame goes out back to back in one ``send`` (never
-                                                    single messages), <= 1500 B each
+                                                    single messages), <= 1472 B each
 warudo         vrm0     rest offsets    180 deg     XR Animator turns the root 180 deg for Warudo;
                                                     VRM1 models want ``profile = "vrm1"``
 vnyan          vrm0     rest offsets    no          XR Animator's plain "VNyan" mode (its "VNyan(+Z)"
