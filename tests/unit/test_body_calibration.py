@@ -39,10 +39,11 @@ USER_TPOSE = {"flex": 12.0, "abd": -8.0, "elbow": 9.0}
 
 
 def arms_pose(flex: float, abd: float, elbow: float, twist: float = 0.0) -> dict[str, np.ndarray]:
-    """Both arms (mirror images) at limits angles in degrees."""
+    """Both arms (mirror images) at limits angles in degrees (``twist`` the left arm's; mirroring
+    negates it on the right)."""
     pose = {}
     for _, s in SIDES:
-        pose[f"{s}UpperArm"] = B(f"{s}UpperArm", R(flex), R(abd), R(twist))
+        pose[f"{s}UpperArm"] = B(f"{s}UpperArm", R(flex), R(abd), R(twist if s == "Left" else -twist))
         pose[f"{s}LowerArm"] = B(f"{s}LowerArm", R(elbow))
     return pose
 

@@ -55,7 +55,7 @@ def known_pose() -> dict[str, np.ndarray]:
     pose["LeftLowerArm"] = B("LeftLowerArm", R(70), 0.0, R(-60))
     pose["LeftHand"] = B("LeftHand", R(20), R(10))
     pose["RightUpperArm"] = B("RightUpperArm", R(50), R(20), R(-30))
-    pose["RightLowerArm"] = B("RightLowerArm", R(100), 0.0, R(-120))
+    pose["RightLowerArm"] = B("RightLowerArm", R(100), 0.0, R(120))  # supinated 120: + on the right
     pose["RightHand"] = B("RightHand", R(-30), R(-15))
     pose.update(finger_rotations("left", FINGERS))
     pose.update(finger_rotations("right", FINGERS))
@@ -63,13 +63,15 @@ def known_pose() -> dict[str, np.ndarray]:
 
 
 def random_pose(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """A random pose inside the limits and inside the observable model."""
+    """A random pose inside the limits and inside the observable model. Twists are drawn in the
+    left arm's (anatomical) ranges and negated on the right (mirroring negates twist)."""
     u = rng.uniform
     pose = {"Hips": geometry.from_axis_angle((0, 1, 0), R(u(-20, 20)))}
     pose.update(_torso(R(u(-20, 20)), R(u(-8, 8)), R(u(-10, 15))))
     for s in ("Left", "Right"):
-        pose[f"{s}UpperArm"] = B(f"{s}UpperArm", R(u(-30, 100)), R(u(-70, 60)), R(u(-60, 60)))
-        pose[f"{s}LowerArm"] = B(f"{s}LowerArm", R(u(40, 140)), 0.0, R(u(-150, 20)))
+        sign = 1.0 if s == "Left" else -1.0
+        pose[f"{s}UpperArm"] = B(f"{s}UpperArm", R(u(-30, 100)), R(u(-70, 60)), sign * R(u(-60, 60)))
+        pose[f"{s}LowerArm"] = B(f"{s}LowerArm", R(u(40, 140)), 0.0, sign * R(u(-150, 20)))
         pose[f"{s}Hand"] = B(f"{s}Hand", R(u(-60, 70)), R(u(-25, 15)))
         fingers = {}
         for finger in ("Thumb", "Index", "Middle", "Ring", "Little"):
@@ -237,3 +239,54 @@ def test_solve_body_is_cheap() -> None:
         times.append(time.perf_counter() - t0)
     median_ms = 1000.0 * float(np.median(times))
     assert median_ms < 2.0, f"solve_body took {median_ms:.2f} ms (budget: well under 1 ms on an idle core)"
+
+
+def random_left_arm(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A random left arm, hand and fingers over the arm's whole twist ranges (a few degrees in from
+    each end), plus a random torso; everything else at rest. Elbows bent past 45 degrees, so the
+    humeral twist is observable."""
+    u = rng.uniform
+    pose = {"Hips": geometry.from_axis_angle((0, 1, 0), R(u(-20, 20)))}
+    pose.update(_torso(R(u(-20, 20)), R(u(-8, 8)), R(u(-10, 15))))
+    up, low = limits.UPPER_ARM.twist, limits.LOWER_ARM.twist
+    pose["LeftUpperArm"] = B("LeftUpperArm", R(u(-30, 100)), R(u(-70, 60)), R(u(up[0] + 10, up[1] - 10)))
+    pose["LeftLowerArm"] = B("LeftLowerArm", R(u(45, 140)), 0.0, R(u(low[0] + 5, low[1] - 5)))
+    pose["LeftHand"] = B("LeftHand", R(u(-60, 70)), R(u(-25, 15)))
+    fingers = {}
+    for finger in ("Thumb", "Index", "Middle", "Ring", "Little"):
+        for phalanx in ("Proximal", "Intermediate", "Distal"):
+            lim = limits.finger_limit(finger, phalanx)
+            fingers[f"{finger}{phalanx}"] = (u(lim.flex[0] + 2, lim.flex[1] - 2), u(lim.abd[0], lim.abd[1]))
+    pose.update(finger_rotations("left", fingers))
+    return pose
+
+
+def mirrored(bones: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {conventions.mirror_name(b): conventions.mirror_quaternion(q) for b, q in bones.items()}
+
+
+def test_mirror_image_poses_solve_to_mirror_images() -> None:
+    """A left-arm pose and its exact mirror (the right arm doing the same motion) through the full
+    landmarks -> solve path give mirrored bones: the limits treat both arms anatomically alike."""
+    rng = np.random.default_rng(7)
+    worst: tuple[float, str, int] = (0.0, "", -1)
+    for i in range(10):
+        pose = random_left_arm(rng)
+        left = dict(solve_body(synthetic_landmarks(pose, hand_world=True, hands=("left",))).bones)
+        right = dict(solve_body(synthetic_landmarks(mirrored(pose), hand_world=True, hands=("right",))).bones)
+        expected = mirrored(left)
+        assert set(expected) == set(right), i
+        for bone, q in right.items():
+            err = math.degrees(geometry.angle_between(expected[bone], q))
+            worst = max(worst, (err, bone, i))
+    assert worst[0] < 0.1, f"pose {worst[2]}: {worst[1]} differs from the mirrored left by {worst[0]:.2f} degrees"
+
+
+def test_right_forearm_supinates_like_the_left() -> None:
+    """Supination 120 degrees with the elbow bent 70: - twist on the left, + on the right (its
+    rest axis is -X); both solve exactly, neither is clamped."""
+    for s, sign in (("Left", -1.0), ("Right", 1.0)):
+        pose = {f"{s}LowerArm": B(f"{s}LowerArm", R(70), 0.0, sign * R(120))}
+        side = "left" if s == "Left" else "right"
+        solved = solve_body(synthetic_landmarks(pose, hand_world=True, hands=(side,))).bones
+        assert math.degrees(geometry.angle_between(solved[f"{s}LowerArm"], pose[f"{s}LowerArm"])) < 1.0, s

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import numpy as np
 import pytest
@@ -151,6 +152,26 @@ def test_every_arkit_name_is_produced(renderer, cams) -> None:
     s, _ = shapes(renderer, cams, FaceState())
     assert set(ARKIT_52) <= set(s)
     assert all(0.0 <= v <= 1.0 for v in s.values())
+
+
+def test_fresh_calibrations_use_their_own_neutral(renderer, cams) -> None:
+    """Calibrations built one after another (each freed before the next, so a new neutral mapping
+    may reuse a freed one's id) each solve with their own neutral, never a cached stale one."""
+    sc, cam = cams
+    p = landmarks(renderer, sc, FaceState(brow_raise_left=0.5, brow_raise_right=0.5))
+    head = solve_head(FaceLandmarks(p), (SIZE, SIZE), cam)
+    neutrals = (dict(features(renderer, cams, FaceState())),
+                dict(features(renderer, cams, FaceState(brow_raise_left=1.0, brow_raise_right=1.0))))
+    kept = [FaceCalibration(neutral=MappingProxyType(dict(n))) for n in neutrals]  # alive throughout
+    expected = [solve_face_shapes(p, (SIZE, SIZE), c, None, head, cam)[0]["browOuterUpLeft"] for c in kept]
+    assert expected[0] > expected[1] + 0.2  # the two neutrals read the same brows differently
+    got = []
+    for i in range(40):  # nothing allocated between freeing one calibration and building the next
+        calibration = FaceCalibration(neutral=MappingProxyType(dict(neutrals[i % 2])))
+        got.append(solve_face_shapes(p, (SIZE, SIZE), calibration, None, head, cam)[0]["browOuterUpLeft"])
+        del calibration
+    stale = [i for i, g in enumerate(got) if abs(g - expected[i % 2]) > 1e-9]
+    assert not stale, f"calls {stale} used another calibration's neutral"
 
 
 def test_shape_curves_lift_weak_channels() -> None:

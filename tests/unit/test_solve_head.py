@@ -151,3 +151,34 @@ def test_head_points_drive_the_head_when_present() -> None:
     assert alone is not None and both is not None
     assert math.degrees(geometry.angle_between(both.rotation, truth)) < 0.5
     assert math.degrees(geometry.angle_between(alone.rotation, truth)) > 10.0
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf], ids=["nan", "inf"])
+@pytest.mark.parametrize("depth", [False, True], ids=["2d", "depth"])
+@pytest.mark.parametrize("seeded", [False, True], ids=["fresh", "seeded"])
+def test_non_finite_rigid_landmark_gives_no_pose(bad: float, depth: bool, seeded: bool) -> None:
+    """A NaN/inf rigid landmark is no pose (None), not an exception that would drop the frame."""
+    face = project_face(15, -5, 0)
+    points = face.points.copy()
+    if depth:  # a depth channel, so the depth-aware fit runs
+        points[:468, 2] = (canonical_face().vertices_cm[:, 2] - canonical_face().vertices_cm[:, 2].mean()) * -0.01
+    rigid = int(canonical_face().rigid_ids[5])
+    points[rigid, 0] = bad
+    previous = solve_head(project_face(14, -5, 0), SIZE, CAMERA) if seeded else None
+    assert solve_head(FaceLandmarks(points), SIZE, CAMERA, previous) is None
+
+
+def test_non_finite_depth_alone_falls_back_to_pnp() -> None:
+    face = project_face(15, -5, 0)
+    points = face.points.copy()
+    points[int(canonical_face().rigid_ids[5]), 2] = math.nan  # x, y intact: the 2D fit still works
+    pose = solve_head(FaceLandmarks(points), SIZE, CAMERA)
+    assert pose is not None
+    assert np.abs(angles_deg(pose) - (15, -5, 0)).max() < HEAD_ANGLE_TOL_DEG
+
+
+def test_collapsed_landmarks_give_no_pose() -> None:
+    """Every point on one pixel (finite, but SQPnP's input check fails with cv2.error): None."""
+    points = np.full((478, 3), 0.5, dtype=np.float32)
+    points[:, 2] = 0.0
+    assert solve_head(FaceLandmarks(points), SIZE, CAMERA) is None

@@ -14,6 +14,8 @@ world rotation (``fingers.palm_rotation``).
   of elbow bend that plane is noise, so the twist eases (15 -> 35 degrees) to the previous
   frame's twist (``previous``) or zero. A plane that would need a humeral twist outside its
   range is read the other way round: an elbow bent backwards, which the hinge clamps straight.
+  Twist ranges are anatomical: the right arm's (rest axis -X) are the left's mirrored
+  (``limits.JointLimit.for_bone``), so mirror-image motions solve to mirror-image rotations.
 * LowerArm: elbow flexion only (a hinge, 0-145 degrees, never backwards), then the forearm twist
   (pronation/supination) that makes the palm face the observed way: the twist part about the
   forearm axis of what remains between the bent forearm and the palm (swing-twist split),
@@ -42,9 +44,11 @@ from vtuber.solve.kinematics import axis_angle_matrix, cross3, swing_matrix, uni
 F64 = NDArray[np.float64]
 
 TWIST_OBSERVABLE_DEG = (15.0, 35.0)  # elbow bend over which the elbow plane takes over the twist
-_UPPER = limits.UPPER_ARM.radians()
-_LOWER = limits.LOWER_ARM.radians()
-_HAND = limits.HAND.radians()
+# Per side ("Left"/"Right"), in each bone's own angles: the right arm's twist ranges are the
+# left's mirrored (``limits.JointLimit.for_bone``).
+_UPPER = {s: limits.UPPER_ARM.for_bone(f"{s}UpperArm").radians() for s in ("Left", "Right")}
+_LOWER = {s: limits.LOWER_ARM.for_bone(f"{s}LowerArm").radians() for s in ("Left", "Right")}
+_HAND = {s: limits.HAND.for_bone(f"{s}Hand").radians() for s in ("Left", "Right")}
 _TWIST_LO, _TWIST_HI = (math.radians(a) for a in TWIST_OBSERVABLE_DEG)
 
 
@@ -98,6 +102,7 @@ def solve_arm(
     """
     s = "Left" if side == "left" else "Right"
     ua, la, hand = f"{s}UpperArm", f"{s}LowerArm", f"{s}Hand"
+    upper_lim, lower_lim, hand_lim = _UPPER[s], _LOWER[s], _HAND[s]
     axes = limits.bone_axes(ua)  # the lower arm's axes are the same
     to_chest = torso.T
     u = unit3(to_chest @ (elbow - shoulder))
@@ -110,7 +115,7 @@ def solve_arm(
         # humeral twist (measured against the swing from rest) and the elbow plane are kept
         correction = swing_matrix(axes.rest, mapped) @ swing_matrix(axes.rest, u).T
         u = mapped
-    u = _clamped_direction(u, axes, _UPPER)
+    u = _clamped_direction(u, axes, upper_lim)
     swing = swing_matrix(axes.rest, u)
     out: dict[str, Quaternion] = {f"{s}Shoulder": geometry.IDENTITY.copy()}
     twist = _previous_twist(ua, axes.rest, previous)
@@ -124,12 +129,12 @@ def solve_arm(
         if weight > 0.0 and plane is not None:
             rest_bend = swing @ axes.bend
             observed = math.atan2(float(cross3(rest_bend, plane) @ u), float(rest_bend @ plane))
-            if not _UPPER[2][0] <= observed <= _UPPER[2][1]:
+            if not upper_lim[2][0] <= observed <= upper_lim[2][1]:
                 # no humerus turns that far: read it as the elbow bent backwards instead (the
                 # same landmarks), which the hinge below then clamps straight
                 observed = math.remainder(observed + math.pi, 2.0 * math.pi)
             twist += weight * math.remainder(observed - twist, 2.0 * math.pi)
-    twist = limits.clamp(twist, _UPPER[2])
+    twist = limits.clamp(twist, upper_lim[2])
     m_upper = swing @ axis_angle_matrix(axes.rest, twist)
     out[ua] = geometry.from_matrix(m_upper)
     if f is None:
@@ -145,19 +150,19 @@ def solve_arm(
         if palm is not None and remapped != observed_flex:  # the hand turns with the forearm
             palm = m_upper @ axis_angle_matrix(hinge_axis, remapped - observed_flex) @ m_upper.T @ palm
         observed_flex = remapped
-    flex = limits.clamp(observed_flex, _LOWER[0])
+    flex = limits.clamp(observed_flex, lower_lim[0])
     m_hinge = axis_angle_matrix(hinge_axis, flex)
     if palm is None:
         forearm_twist = _previous_twist(la, axes.rest, previous)
     else:
         remaining = (m_upper @ m_hinge).T @ palm
         forearm_twist = _twist_about(geometry.from_matrix(remaining), axes.rest)
-    forearm_twist = limits.clamp(forearm_twist, _LOWER[2])
+    forearm_twist = limits.clamp(forearm_twist, lower_lim[2])
     m_lower = m_hinge @ axis_angle_matrix(axes.rest, forearm_twist)
     out[la] = geometry.from_matrix(m_lower)
     if palm is not None:
         h_axes = limits.bone_axes(hand)
-        d = _clamped_direction((m_upper @ m_lower).T @ palm @ h_axes.rest, h_axes, _HAND)
+        d = _clamped_direction((m_upper @ m_lower).T @ palm @ h_axes.rest, h_axes, hand_lim)
         out[hand] = geometry.from_matrix(swing_matrix(h_axes.rest, d))
     return out
 

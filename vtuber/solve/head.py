@@ -57,7 +57,8 @@ def solve_head(
     camera: CameraIntrinsics,
     previous: HeadPose | None = None,
 ) -> HeadPose | None:
-    """Fit the canonical face to ``face``; None when the fit is not trustworthy.
+    """Fit the canonical face to ``face``; None when the fit is not trustworthy, when a rigid
+    landmark's image x or y is not finite (NaN/inf) or when OpenCV's PnP fails.
 
     Args:
         face: MediaPipe-layout landmarks (468 or 478 points) of one face; its ``head_points``
@@ -75,7 +76,9 @@ def solve_head(
     points *= (width, height, width)[: points.shape[1]]  # pixels; MediaPipe's z is x-normalised
     image_points = points[:, :2]  # conventions.mediapipe_to_pixels
     cam = camera.scaled_to(width, height)
-    spread = (points.max(axis=0) - points.min(axis=0)).tolist()  # NaN if any point is NaN
+    spread = (points.max(axis=0) - points.min(axis=0)).tolist()  # NaN/inf if any point is
+    if not (math.isfinite(spread[0]) and math.isfinite(spread[1])):
+        return None  # a rigid point's x or y is NaN/inf: no pose (a bad z only skips the depth fit)
     face_width_px = max(spread[0], 1.0)
     pose = None
     if len(spread) > 2 and math.isfinite(spread[2]) and spread[2] >= MIN_DEPTH_SPREAD_FRACTION * face_width_px:
@@ -260,13 +263,18 @@ def _det3(m: NDArray[np.float64]) -> float:
 def _solve_sqpnp(
     object_points: NDArray[np.float64], image_points: NDArray[np.float64], cam: CameraIntrinsics
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
-    ok, rvec, tvec = cv2.solvePnP(
-        object_points, image_points, cam.matrix, cam.distortion_array, flags=cv2.SOLVEPNP_SQPNP
-    )
-    if not ok:
+    """SQPnP then LM refinement: (rvec, tvec) or None when OpenCV finds no pose (or rejects the
+    input: ``cv2.error``)."""
+    try:
+        ok, rvec, tvec = cv2.solvePnP(
+            object_points, image_points, cam.matrix, cam.distortion_array, flags=cv2.SOLVEPNP_SQPNP
+        )
+        if not ok:
+            return None
+        rvec, tvec = cv2.solvePnPRefineLM(object_points, image_points, cam.matrix, cam.distortion_array, rvec, tvec)
+    except cv2.error:
         return None
-    rvec, tvec = cv2.solvePnPRefineLM(object_points, image_points, cam.matrix, cam.distortion_array, rvec, tvec)
-    return rvec.reshape(3), tvec.reshape(3)
+    return _finite_pose(rvec, tvec)
 
 
 def _refine_from(
@@ -275,21 +283,36 @@ def _refine_from(
     image_points: NDArray[np.float64],
     cam: CameraIntrinsics,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """A few LM steps from ``previous``: (rvec, tvec) or None when OpenCV finds no pose (or
+    rejects the input: ``cv2.error``)."""
     rotation_matrix, tvec = internal_head_to_opencv_pose(previous.rotation, previous.position)
-    rvec, _ = cv2.Rodrigues(rotation_matrix)
-    ok, rvec, tvec = cv2.solvePnP(
-        object_points,
-        image_points,
-        cam.matrix,
-        cam.distortion_array,
-        rvec=rvec.copy(),
-        tvec=tvec.reshape(3, 1).copy(),
-        useExtrinsicGuess=True,
-        flags=cv2.SOLVEPNP_ITERATIVE,
-    )
+    try:
+        rvec, _ = cv2.Rodrigues(rotation_matrix)
+        ok, rvec, tvec = cv2.solvePnP(
+            object_points,
+            image_points,
+            cam.matrix,
+            cam.distortion_array,
+            rvec=rvec.copy(),
+            tvec=tvec.reshape(3, 1).copy(),
+            useExtrinsicGuess=True,
+            flags=cv2.SOLVEPNP_ITERATIVE,
+        )
+    except cv2.error:
+        return None
     if not ok:
         return None
-    return rvec.reshape(3), tvec.reshape(3)
+    return _finite_pose(rvec, tvec)
+
+
+def _finite_pose(
+    rvec: NDArray[np.float64], tvec: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """(rvec, tvec) flattened to 3-vectors, or None if either is not finite."""
+    rvec, tvec = rvec.reshape(3), tvec.reshape(3)
+    if not (np.isfinite(rvec).all() and np.isfinite(tvec).all()):
+        return None
+    return rvec, tvec
 
 
 def _rms_reprojection(

@@ -10,6 +10,12 @@ frame the bone's direction ``d`` is described by
 * ``twist``: rotation about the bone's own rest axis (from its joint toward its child), + by the
   right-hand rule about that axis.
 
+The right side's axes are the left's mirror image (x negated, ``bone_axes``). Mirroring keeps
+``flex`` and ``abd`` but negates ``twist``: the right arm's rest axis is -X, so the same anatomical
+forearm or humeral rotation is a twist of the opposite sign. The ranges below are written for the
+LEFT side (anatomical); ``JointLimit.for_bone`` gives a bone's range in its own angles, mirroring
+the twist range (-hi, -lo) for a Right bone.
+
 Angles are relative to the VRM T-pose rest (arms out, palms down, fingers straight, thumb 45
 degrees forward), so a range is the clinical range shifted to that rest. Clamps act on these
 angles; a joint whose range is zero on an axis (finger PIP/DIP ``abd``) is a pure hinge.
@@ -49,6 +55,14 @@ class JointLimit:
     abd: tuple[float, float] = (0.0, 0.0)
     twist: tuple[float, float] = (0.0, 0.0)
 
+    def for_bone(self, bone: str) -> JointLimit:
+        """This limit (written for the left side) in ``bone``'s own angles: unchanged for a Left
+        bone; for a Right bone the twist range mirrored to (-max, -min), since mirroring negates
+        twist (module doc). Flex and abd ranges are the same on both sides."""
+        if bone.startswith("Left"):
+            return self
+        return JointLimit(self.flex, self.abd, (-self.twist[1], -self.twist[0]))
+
     def radians(self) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
         """(flex, abd, twist) ranges in radians."""
         r = math.radians
@@ -61,7 +75,8 @@ UNLIMITED = (-180.0, 180.0)
 # Upper arm (ball joint): flex is the arm swinging forward from the T-pose, abd raising it up.
 # Extension behind the frontal plane past 60 degrees is not a human pose (AAOS extension 0-60);
 # forward and across the body up to 150 (AAOS flexion 180 counts from arm-down). Twist is humeral
-# rotation: + internal (forearm toward the belly when the elbow is bent), - external (forearm up).
+# rotation, left arm (the right's is mirrored, ``JointLimit.for_bone``): + internal (forearm toward
+# the belly when the elbow is bent), - external (forearm up).
 # AAOS gives internal 70 / external 90 measured in abduction; in adduction internal rotation
 # reaches the belly (about 90), so the range is widened to (-90, 100).
 UPPER_ARM = JointLimit(flex=(-60.0, 150.0), abd=(-90.0, 90.0), twist=(-90.0, 100.0))
@@ -69,7 +84,8 @@ UPPER_ARM = JointLimit(flex=(-60.0, 150.0), abd=(-90.0, 90.0), twist=(-90.0, 100
 # Elbow: a hinge, flexion 0-145 (AAOS 0-150, minus the soft-tissue stop of a real forearm) and no
 # hyperextension: an elbow never bends backwards. Twist is forearm rotation: the T-pose palm-down
 # rest is nearly full pronation (80), so supination reaches 160 from it (palm up) and pronation
-# only a few degrees past it; - is supination for both arms (the left forearm supinates about -X).
+# only a few degrees past it; for the left arm - is supination (it supinates about -X); the right
+# arm's twist axis is -X, so there + is supination and its range is (-30, 170) (``for_bone``).
 LOWER_ARM = JointLimit(flex=(0.0, 145.0), abd=(0.0, 0.0), twist=(-170.0, 30.0))
 
 # Wrist: palmar flexion 80, extension 70, radial deviation 20, ulnar 30 (AAOS). Its twist is the
@@ -129,8 +145,8 @@ class BoneAxes:
 
 
 _S = math.sqrt(0.5)
-# Left-side axes; the right side is their mirror image (x negated), so equal angles on both sides
-# are mirror-image poses (``conventions.mirror_quaternion``).
+# Left-side axes; the right side is their mirror image (x negated), so equal flex and abd and
+# opposite twist on both sides are mirror-image poses (``conventions.mirror_quaternion``).
 _LEFT_AXES = {
     # Fingers and wrist, palm down: bend toward the palm (-Y), side toward the thumb (+Z).
     "finger": ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),

@@ -137,17 +137,21 @@ def _user_curves(tops: tuple[tuple[str, float], ...], offsets: tuple[tuple[str, 
     return MappingProxyType(curves)
 
 
-_DEFAULT_NEUTRAL: dict[int, dict[str, float]] = {}
+# id(calibration.neutral) -> (that mapping, its ``neutral_features``). The entry keeps a reference
+# to the mapping and must match it by identity: while cached it cannot be freed, and a new
+# mapping that reuses a freed one's id never matches a stale entry.
+_DEFAULT_NEUTRAL: dict[int, tuple[Mapping[str, float], dict[str, float]]] = {}
 
 
 def _neutral_of(calibration: FaceCalibration) -> dict[str, float]:
-    key = id(calibration.neutral)
-    cached = _DEFAULT_NEUTRAL.get(key)
-    if cached is None:
+    """``calibration.neutral_features()``, memoised per ``calibration.neutral`` object."""
+    neutral = calibration.neutral
+    entry = _DEFAULT_NEUTRAL.get(id(neutral))
+    if entry is None or entry[0] is not neutral:
         if len(_DEFAULT_NEUTRAL) > 8:
             _DEFAULT_NEUTRAL.clear()
-        cached = _DEFAULT_NEUTRAL[key] = calibration.neutral_features()
-    return cached
+        entry = _DEFAULT_NEUTRAL[id(neutral)] = (neutral, calibration.neutral_features())
+    return entry[1]
 
 
 def solve_face_shapes(
