@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,6 +207,11 @@ _CHOICES = {
 }
 
 
+def is_valid_fps(fps: float) -> bool:
+    """True for a usable frame rate (frames per second): finite and above 0."""
+    return math.isfinite(fps) and fps > 0
+
+
 def validate(config: EngineConfig, origin: str = "config") -> None:
     """Raise ConfigError for values that are the right type but make no sense."""
     for (section, key), choices in _CHOICES.items():
@@ -219,6 +225,8 @@ def validate(config: EngineConfig, origin: str = "config") -> None:
     for section in ("vmc", "ifacialmocap", "osc"):
         for target in getattr(config, section).targets:
             parse_host_port(target, f"{origin}: [{section}] targets")
+    if not is_valid_fps(config.source.fps):
+        raise ConfigError(f"{origin}: [source] fps must be a frame rate above 0 (e.g. 30), got {config.source.fps!r}")
     if config.vmc.max_rate_hz < 0:
         raise ConfigError(f"{origin}: [vmc] max_rate_hz must be >= 0, got {config.vmc.max_rate_hz}")
     if config.track.backend != "mediapipe" and config.track.mode != "face":

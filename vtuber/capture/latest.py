@@ -37,7 +37,8 @@ class LatestFrameGrabber:
         state: ``"starting"``, ``"running"``, ``"retrying"`` (a live source failed and is being
             reopened with backoff), ``"ended"`` (end of stream) or ``"failed"``.
         dropped: frames overwritten before the engine took them.
-        error: the last ``SourceError`` message, for the CLI.
+        error: the last ``SourceError`` message (or the unexpected exception that ended the
+            thread), for the CLI.
     """
 
     def __init__(self, source: FrameSource, *, paced: bool = True) -> None:
@@ -88,6 +89,16 @@ class LatestFrameGrabber:
     # Private helpers
 
     def _run(self) -> None:
+        """The thread: read and publish until the end, a stop or a failure. Any exception ends
+        in the ``"failed"`` state (the engine sees it and stops) instead of killing the thread
+        silently and leaving the engine waiting forever."""
+        try:
+            self._read_loop()
+        except Exception as exc:  # a source bug must end the run, not hang it
+            logger.exception("reading %s failed", self.source.name)
+            self._finish("failed", f"reading {self.source.name} failed: {exc}")
+
+    def _read_loop(self) -> None:
         start_wall: float | None = None
         first_t = 0.0
         self.state = "running"

@@ -8,13 +8,15 @@ the recorded input, so a replay is deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
 import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from vtuber.errors import SourceError
+from vtuber.errors import RecordingError, SourceError
 from vtuber.records import Frame, Landmarks
 
 
@@ -43,8 +45,15 @@ class SessionReplay:
         self.tracker = _ReplayTracker(self)
 
     def _next(self) -> Landmarks | None:
-        for landmarks, _rig in self._frames:
-            return landmarks
+        """The next recorded frame's landmarks, None at the end; ``SourceError`` (one line
+        naming the file and line) when the session is damaged or cannot be read."""
+        try:
+            for landmarks, _rig in self._frames:
+                return landmarks
+        except RecordingError as exc:
+            raise SourceError(f"cannot replay {exc}") from None
+        except OSError as exc:
+            raise SourceError(f"cannot read session {self.path}: {exc}") from None
         return None
 
 
@@ -58,7 +67,7 @@ class _SessionSource:
     def __init__(self, replay: SessionReplay) -> None:
         self._replay = replay
         self.name = f"session {replay.path.name}"
-        self.nominal_fps: float | None = float(replay.header.get("fps") or 0) or None
+        self.nominal_fps: float | None = session_fps(replay.header)
 
     def read(self) -> Frame | None:
         landmarks = self._replay._next()
@@ -70,6 +79,16 @@ class _SessionSource:
 
     def close(self) -> None:
         self._replay._pending.clear()
+
+
+def session_fps(header: Mapping[str, Any]) -> float | None:
+    """A session header's frame rate in frames per second, or None when missing or not a
+    finite positive number (a recorder then uses its default rate)."""
+    try:
+        fps = float(header.get("fps"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return fps if math.isfinite(fps) and fps > 0 else None
 
 
 class _ReplayTracker:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vtuber.config import build_config, parse_host_port
-from vtuber.errors import ConfigError, SourceError, VTuberError
+from vtuber.config import build_config, is_valid_fps, parse_host_port
+from vtuber.errors import ConfigError, RecordingError, SourceError, VTuberError
+
+if TYPE_CHECKING:
+    from vtuber.engine import RunSummary
+
+EXIT_FAILED = 1  # some input could not be read (the others were converted)
+EXIT_STOPPED = 130  # SIGINT / SIGTERM: the batch was abandoned (128 + SIGINT, like Ctrl-C)
 
 
 def register(sub: Any) -> None:
@@ -111,21 +119,101 @@ def _outputs(inputs: list[Path], output: str | None) -> list[Path]:
     return [folder / (p.stem + ".bvh") for p in inputs]
 
 
+def refuse_duplicate_outputs(inputs: list[Path], outputs: list[Path]) -> None:
+    """ConfigError naming both inputs when two of them would write the same output file."""
+    seen: dict[Path, Path] = {}
+    for path, out in zip(inputs, outputs):
+        key = out.resolve()
+        if key in seen:
+            raise ConfigError(
+                f"{seen[key]} and {path} would both write {out}; rename one or convert them in separate runs with different -o"
+            )
+        seen[key] = path
+
+
+class BatchStop:
+    """Remembers SIGINT / SIGTERM during a batch ``convert``: while a clip runs the engine's own
+    handler stops it (its run ends "stopped"); between clips, while a clip's source and tracker
+    open, or during a session export, this handler notes the request so the batch ends there."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        """(Re)install the handler (``run_engine`` replaces it with the engine's own)."""
+        for sig in self.SIGNALS:
+            previous = signal.signal(sig, self._handle)
+            self._previous.setdefault(sig, previous)
+
+    def restore(self) -> None:
+        """Put back the handlers that were there before ``install``."""
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.requested = True
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
+    """Convert every input; exit 0, ``EXIT_FAILED`` when an input could not be read (the others
+    are still converted) or ``EXIT_STOPPED`` after SIGINT / SIGTERM (the rest is skipped)."""
+    if not is_valid_fps(args.fps):
+        raise ConfigError(f"--fps must be a frame rate above 0 (e.g. 30), got {args.fps:g}")
     inputs = [Path(p) for p in args.inputs]
     for path in inputs:
         if not path.exists():
             raise SourceError(f"input not found: {path}")
-    for path, out in zip(inputs, _outputs(inputs, args.output)):
+    outputs = _outputs(inputs, args.output)
+    refuse_duplicate_outputs(inputs, outputs)
+    stop = BatchStop()
+    stop.install()
+    failed = 0
+    try:
+        for done, (path, out) in enumerate(zip(inputs, outputs)):
+            if stop.requested:
+                return _stopped(done, len(inputs), None)
+            frames, ended_by = convert_one(path, out, args, stop)
+            stop.install()
+            if ended_by == "stopped" or stop.requested:
+                return _stopped(done, len(inputs), (out, frames))
+            if ended_by.startswith("source failed"):
+                failed += 1
+                kept = f"; {out} holds the {frames} frames read before that" if frames else ""
+                sys.stderr.write(f"vtuber: {path}: {ended_by}{kept}\n")
+                continue
+            sys.stderr.write(f"vtuber: wrote {out} ({frames} frames) and {out.with_suffix('.csv')}\n")
+    finally:
+        stop.restore()
+    if failed:
+        sys.stderr.write(f"vtuber: {failed} of {len(inputs)} inputs failed\n")
+    return EXIT_FAILED if failed else 0
+
+
+def _stopped(done: int, total: int, partial: tuple[Path, int] | None) -> int:
+    """Say what a stopped batch left behind; the exit status for it."""
+    kept = "" if partial is None else f"; {partial[0]} is valid with the {partial[1]} frames converted before the stop"
+    sys.stderr.write(f"vtuber: stopped after {done} of {total} inputs{kept}\n")
+    return EXIT_STOPPED
+
+
+def convert_one(path: Path, out: Path, args: argparse.Namespace, stop: BatchStop) -> tuple[int, str]:
+    """Convert one input: (frames written, how it ended: ``RunSummary.ended_by`` wording, i.e.
+    "source ended", "stopped" or "source failed: ...")."""
+    try:
         if is_session_file(path):
-            frames = export_session_bvh(path, out)
-        else:
-            frames = convert_media(path, out, args)
-        sys.stderr.write(f"vtuber: wrote {out} ({frames} frames) and {out.with_suffix('.csv')}\n")
-    return 0
+            return export_session_bvh(path, out, should_stop=lambda: stop.requested)
+        summary = convert_media(path, out, args, stop)
+    except SourceError as exc:  # the clip cannot even be opened
+        return 0, f"source failed: {exc}"
+    return summary.frames, summary.ended_by
 
 
-def convert_media(path: Path, out: Path, args: argparse.Namespace) -> int:
+def convert_media(path: Path, out: Path, args: argparse.Namespace, stop: BatchStop | None = None) -> RunSummary:
+    """Track one video or image folder into ``out`` (+ CSV) as fast as possible; the run's
+    summary. ``stop`` (a batch's signal flag) ends the run at the next stats tick."""
     from vtuber.app import run_engine
     from vtuber.capture.open import open_source
 
@@ -142,24 +230,44 @@ def convert_media(path: Path, out: Path, args: argparse.Namespace) -> int:
     )
     source = open_source(config.source)
     progress = Progress(path.name, int(getattr(source, "frame_count", 0) or 0))
+
+    def on_stats(engine: Any) -> None:
+        if stop is not None and stop.requested:  # a signal that came before the engine's handler
+            engine.stop()
+        progress(engine)
+
     summary = run_engine(
-        config, models_dir_env=os.environ.get("VTUBER_MODELS_DIR"), source=source, with_senders=False, on_stats=progress
+        config, models_dir_env=os.environ.get("VTUBER_MODELS_DIR"), source=source, with_senders=False, on_stats=on_stats
     )
     progress.show(summary.frames, final=True)
-    return summary.frames
+    return summary
 
 
-def export_session_bvh(path: Path, out: Path) -> int:
-    """Re-export the recorded rigs of a session as BVH + CSV (no tracking, no re-solving)."""
-    from vtuber.record.bvh_file import BvhFileWriter
+def export_session_bvh(path: Path, out: Path, should_stop: Callable[[], bool] = lambda: False) -> tuple[int, str]:
+    """Re-export the recorded rigs of a session as BVH + CSV (no tracking, no re-solving).
+    Returns (frames written, "source ended" | "stopped" | "source failed: ..."); a damaged
+    line ends the export there, keeping the frames before it."""
+    from vtuber.app import DEFAULT_RECORD_FPS
+    from vtuber.capture.replay import session_fps
+    from vtuber.record.bvh_file import BvhFileWriter, rig_blendshape_names
     from vtuber.record.session import read_session
 
-    header, frames = read_session(path)
-    with BvhFileWriter(out, float(header.get("fps") or 30.0), blendshape_csv=out.with_suffix(".csv")) as writer:
-        for _landmarks, rig in frames:
-            if rig is not None:
-                writer.write_rig(rig)
-        return writer.frames
+    try:
+        header, frames = read_session(path)
+    except RecordingError as exc:  # e.g. a session from a newer version
+        return 0, f"source failed: {exc}"
+    fps = session_fps(header) or DEFAULT_RECORD_FPS
+    csv = out.with_suffix(".csv")
+    with BvhFileWriter(out, fps, blendshape_csv=csv, blendshape_names=rig_blendshape_names()) as writer:
+        try:
+            for _landmarks, rig in frames:
+                if should_stop():
+                    return writer.frames, "stopped"
+                if rig is not None:
+                    writer.write_rig(rig)
+        except RecordingError as exc:
+            return writer.frames, f"source failed: {exc}"
+        return writer.frames, "source ended"
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -186,7 +294,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     config = build_config({}, overrides, origin="command line")
     summary = run_engine(config, source=replay.source, tracker=replay.tracker)
     sys.stderr.write(f"vtuber: replayed {summary.frames} frames in {summary.elapsed_s:.1f} s; {summary.ended_by}\n")
-    return 0
+    return EXIT_FAILED if summary.ended_by.startswith("source failed") else 0
 
 
 def cmd_repair(args: argparse.Namespace) -> int:

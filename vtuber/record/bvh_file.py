@@ -15,11 +15,15 @@ lerp between their neighbours and a second frame for a slot already written is d
 ``Frame Time`` stays exact. Without ``t`` every call is the next frame.
 
 An optional sidecar CSV holds the blendshapes (``vtuber.encode.bvh.blendshape_csv_*``) with the
-same frame numbering.
+same frame numbering: one row per motion line, always. With ``blendshape_names`` the header is
+written when the file opens (a zero-frame or crashed recording is still a valid CSV); without
+them the columns are the first frame *with* blendshapes, and the frames before it get rows of
+zeros once that frame arrives (or at ``close()``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,7 +35,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from vtuber import geometry
 from vtuber.encode import bvh
-from vtuber.record.durable import fsync_dir
+from vtuber.errors import RecordingError
+from vtuber.record.durable import fsync_dir, open_for_writing
 from vtuber.records import Rig
 from vtuber.retarget import skeleton
 
@@ -40,6 +45,17 @@ FRAMES_WIDTH = 10
 
 MAX_GAP_S = 5.0
 """A jump in ``t`` longer than this is not filled (a paused source); the timeline restarts."""
+
+logger = logging.getLogger(__name__)
+
+
+def rig_blendshape_names() -> tuple[str, ...]:
+    """Every blendshape the rig solvers output (the 52 ARKit names and the 5 vowels), sorted:
+    the CSV columns of a recording, known before its first frame."""
+    from vtuber.solve.arkit import ARKIT_52
+    from vtuber.solve.vowels import VOWELS
+
+    return tuple(sorted({*ARKIT_52, *VOWELS}))
 
 
 class BvhFileWriter:
@@ -51,9 +67,12 @@ class BvhFileWriter:
         bones, offsets, rotation_order: passed to ``vtuber.encode.bvh.bvh_layout``; or give
             ``layout`` directly.
         blendshape_csv: path of the sidecar CSV, or None for none.
-        blendshape_names: the CSV's columns (default: ``sorted`` names of the first frame's
-            blendshapes).
+        blendshape_names: the CSV's columns, written when the file opens (default: ``sorted``
+            names of the first frame that has blendshapes; e.g. ``rig_blendshape_names()``).
         sync_interval_s: fsync (and update ``Frames:``) at least this often while frames arrive.
+
+    Raises:
+        RecordingError: a file cannot be created (missing folder, no permission).
     """
 
     def __init__(
@@ -88,18 +107,20 @@ class BvhFileWriter:
         )
         data = header.encode("ascii")
         self._frames_offset = data.index(b"\n" + bvh.FRAMES_PREFIX.encode("ascii")) + 1
-        self._file: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 - open until close()
-        self._file.write(data)
-
         self._csv: IO[bytes] | None = None
         self._csv_path = Path(blendshape_csv) if blendshape_csv is not None else None
-        self._csv_names: tuple[str, ...] | None = (
-            tuple(blendshape_names) if blendshape_names is not None else None
-        )
+        self._csv_names: tuple[str, ...] | None = None
+        self._csv_warned = False
+        self._file: IO[bytes] = open_for_writing(self.path)
+        self._file.write(data)
         if self._csv_path is not None:
-            self._csv = open(self._csv_path, "wb")  # noqa: SIM115 - open until close()
-            if self._csv_names is not None:
-                self._csv.write(bvh.blendshape_csv_header(self._csv_names).encode("utf-8"))
+            try:
+                self._csv = open_for_writing(self._csv_path)
+            except RecordingError:
+                self._file.close()
+                raise
+            if blendshape_names is not None:
+                self._start_csv(tuple(blendshape_names))
         self.sync()
         fsync_dir(self.path)
         if self._csv_path is not None:
@@ -183,13 +204,37 @@ class BvhFileWriter:
         self._file.write(bvh.format_motion_values(values).encode("ascii"))
         self._file.flush()
         if self._csv is not None:
-            if self._csv_names is None:
-                self._csv_names = tuple(sorted(shapes))
-                self._csv.write(bvh.blendshape_csv_header(self._csv_names).encode("utf-8"))
-            row = bvh.blendshape_csv_row(self._frames, shapes, self._csv_names, self.frame_time)
-            self._csv.write(row.encode("utf-8"))
-            self._csv.flush()
+            self._write_csv_row(shapes)
         self._frames += 1
+
+    def _write_csv_row(self, shapes: Mapping[str, float]) -> None:
+        """The CSV row of motion line ``_frames``; while no columns are known (no names given,
+        no blendshapes yet) it waits, and ``_start_csv`` writes it later as zeros."""
+        assert self._csv is not None
+        if self._csv_names is None:
+            if not shapes:
+                return
+            self._start_csv(tuple(sorted(shapes)))
+        names = self._csv_names
+        assert names is not None
+        if not self._csv_warned and not set(shapes) <= set(names):
+            self._csv_warned = True
+            extra = sorted(set(shapes) - set(names))
+            logger.warning(
+                "%s: blendshapes %s are not CSV columns; not recorded", self._csv_path, extra
+            )
+        row = bvh.blendshape_csv_row(self._frames, shapes, names, self.frame_time)
+        self._csv.write(row.encode("utf-8"))
+        self._csv.flush()
+
+    def _start_csv(self, names: tuple[str, ...]) -> None:
+        """Write the CSV header, then a row of zeros for each motion line already written (those
+        that came before any blendshapes), so the CSV keeps one row per motion line."""
+        assert self._csv is not None
+        self._csv_names = names
+        rows = [bvh.blendshape_csv_row(k, {}, names, self.frame_time) for k in range(self._frames)]
+        self._csv.write((bvh.blendshape_csv_header(names) + "".join(rows)).encode("utf-8"))
+        self._csv.flush()
 
     def _maybe_sync(self) -> None:
         if time.monotonic() - self._last_sync >= self.sync_interval_s:
@@ -212,6 +257,8 @@ class BvhFileWriter:
         if self._closed:
             return
         try:
+            if self._csv is not None and self._csv_names is None:
+                self._start_csv(())  # no frame had blendshapes: frame and time columns only
             self.sync()
         finally:
             self._closed = True

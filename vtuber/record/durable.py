@@ -1,9 +1,25 @@
-"""Making a newly created file's directory entry durable (shared by the recorders)."""
+"""Creating a recording's files and making their directory entries durable (shared by the
+recorders)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import IO
+
+from vtuber.errors import RecordingError
+
+
+def open_for_writing(path: Path) -> IO[bytes]:
+    """``open(path, "wb")``; an ``OSError`` becomes a one-line ``RecordingError`` naming the
+    file and the fix."""
+    try:
+        return open(path, "wb")  # the caller closes it
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise RecordingError(
+            f"cannot write {path}: {reason}; check the folder exists and is writable"
+        ) from None
 
 
 def fsync_dir(path: Path) -> None:

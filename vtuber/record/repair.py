@@ -1,7 +1,8 @@
 """Make recordings cut short by a crash valid again (``vtuber repair``).
 
 * ``repair_bvh``: keeps every complete motion line (newline-terminated, the number of values the
-  hierarchy's CHANNELS declare, all numbers), drops a partial last line and rewrites ``Frames:``.
+  hierarchy's CHANNELS declare, all numbers; a last line without its newline counts when it is
+  whole and ``Frames:`` counts it), drops a partial last line and rewrites ``Frames:``.
 * ``repair_csv``: drops a partial last row of a blendshape sidecar CSV.
 * ``repair_session``: drops a partial last line of a session (JSON Lines).
 
@@ -102,6 +103,9 @@ def repair_bvh(path: str | os.PathLike[str]) -> RepairReport:
         raise RecordingError(
             f"{p}: motion line {count} has {len(toks)} values, expected {channels}"
         )
+    if good_end == end and _is_counted_last_line(partial_tail, channels, was, count):
+        count += 1
+        good_end = len(data)
 
     tail = data[good_end:]
     dropped = len(tail)
@@ -122,6 +126,15 @@ def repair_bvh(path: str | os.PathLike[str]) -> RepairReport:
         out = data[:prefix_end] + new_field + data[frames_off + len(frames_line) : good_end]
         _atomic_write(p, out)
     return RepairReport(p, count, dropped, was, True)
+
+
+def _is_counted_last_line(tail: bytes, channels: int, declared: int | None, complete: int) -> bool:
+    """True when the bytes after the last newline are a whole final frame of a file that simply
+    lacks its trailing newline: the full channel count of numbers *and* counted by ``Frames:``.
+    A line cut by a crash can also have every value (cut inside the last number), but not the
+    header's agreement: the streaming writer counts only lines it has finished and synced."""
+    toks = tail.split()
+    return len(toks) == channels and all(_is_number(t) for t in toks) and declared == complete + 1
 
 
 def _atomic_write(p: Path, data: bytes) -> None:
@@ -195,4 +208,8 @@ def repair(path: str | os.PathLike[str]) -> RepairReport:
         return repair_csv(p)
     if head.startswith(b"{"):
         return repair_session(p)
+    if not head:
+        raise RecordingError(
+            f"{p}: the file is empty (a recording that never wrote its header); delete it"
+        )
     raise RecordingError(f"{p}: not a BVH, blendshape CSV or session file")

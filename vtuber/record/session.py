@@ -49,7 +49,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vtuber.record import RecordingError
-from vtuber.record.durable import fsync_dir
+from vtuber.record.durable import fsync_dir, open_for_writing
 from vtuber.records import (
     FaceLandmarks,
     HandLandmarks,
@@ -63,6 +63,9 @@ from vtuber.records import (
 FORMAT = "vtuber-session"
 VERSION = 1
 _REQUIRED = ("source", "fps", "image_size")
+HEADER_SLACK = 24
+"""Spaces after a header whose ``image_size`` is ``[0, 0]`` (unknown when the file opens), so
+the first frame's size can be written into it in place."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,9 +230,13 @@ class SessionWriter:
     Args:
         path: the file to create (overwritten).
         header: at least ``source`` (str), ``fps`` (the source's frame rate) and ``image_size``
-            ((width, height)); any other JSON-serialisable keys are kept. ``format``, ``version``
-            and ``created_unix`` are added.
+            ((width, height) in pixels; ``(0, 0)`` when not known yet: the first frame's size
+            is then written into the header in place); any other JSON-serialisable keys are
+            kept. ``format``, ``version`` and ``created_unix`` are added.
         sync_interval_s: fsync at least this often while frames arrive.
+
+    Raises:
+        RecordingError: the file cannot be created (missing folder, no permission).
     """
 
     def __init__(
@@ -254,14 +261,35 @@ class SessionWriter:
         self.header.setdefault("created_unix", time.time())
         self._frames = 0
         self._closed = False
-        self._file: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 - open until close()
-        self._write_line(self.header)
+        self._size_pending = self.header["image_size"] == [0, 0]
+        self._header_len = 0  # bytes of the header line before its newline
+        self._file: IO[bytes] = open_for_writing(self.path)
+        self._write_header()
         self.sync()
         fsync_dir(self.path)
 
     @property
     def frames(self) -> int:
         return self._frames
+
+    def _write_header(self) -> None:
+        """The header line, with room to fill in ``image_size`` later when it is unknown."""
+        data = json.dumps(self.header, separators=(",", ":")).encode("utf-8")
+        data += b" " * (HEADER_SLACK if self._size_pending else 0)
+        self._header_len = len(data)
+        self._file.write(data + b"\n")
+        self._file.flush()
+
+    def _fill_image_size(self, size: tuple[int, int]) -> None:
+        """Rewrite the header in place with the first frame's (width, height) in pixels."""
+        self._size_pending = False
+        header = {**self.header, "image_size": [int(size[0]), int(size[1])]}
+        data = json.dumps(header, separators=(",", ":")).encode("utf-8")
+        if len(data) > self._header_len:  # cannot happen with HEADER_SLACK; keep [0, 0]
+            return
+        self.header = header
+        self._file.flush()
+        os.pwrite(self._file.fileno(), data.ljust(self._header_len), 0)
 
     def _write_line(self, obj: Mapping[str, Any]) -> None:
         self._file.write((json.dumps(obj, separators=(",", ":")) + "\n").encode("utf-8"))
@@ -276,6 +304,8 @@ class SessionWriter:
         """Append one frame (``landmarks.t`` and ``landmarks.index`` identify it)."""
         if self._closed:
             raise ValueError("write to a closed SessionWriter")
+        if self._size_pending:
+            self._fill_image_size(landmarks.image_size)
         line: dict[str, Any] = {
             "i": int(landmarks.index),
             "t": float(landmarks.t),
@@ -334,38 +364,58 @@ def _read_header(f: IO[bytes], path: Path) -> dict[str, Any]:
 
 def iter_session_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """The raw frame objects (dicts) after the header, tolerating a cut last line."""
-    p = Path(path)
+    for _line, obj in _numbered_records(Path(path)):
+        yield obj
+
+
+def _damaged(p: Path, line: int) -> RecordingError:
+    return RecordingError(
+        f"{p}: line {line} is damaged (not a complete frame); only a cut last line can be "
+        "dropped (vtuber repair), so re-record or delete the lines from there on"
+    )
+
+
+def _numbered_records(p: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(1-based line number, frame object) after the header; a cut last line is skipped, any
+    other unreadable line raises ``RecordingError`` naming it."""
     with open(p, "rb") as f:
         _read_header(f, p)
         n = 1
-        pending: tuple[int, bytes] | None = None
+        pending: int | None = None
         for raw in f:
             n += 1
             if pending is not None:  # a bad line followed by more data: real damage
-                raise RecordingError(f"{p}: line {pending[0]} is damaged")
+                raise _damaged(p, pending)
             if not raw.strip():
                 continue
             try:
                 obj = json.loads(raw)
             except ValueError:
-                pending = (n, raw)
+                pending = n
                 continue
-            yield obj
+            if not isinstance(obj, dict):
+                raise _damaged(p, n)
+            yield n, obj
 
 
 def read_session(
     path: str | os.PathLike[str],
 ) -> tuple[dict[str, Any], Iterator[tuple[Landmarks, Rig | None]]]:
     """(header, iterator of (Landmarks, Rig or None)) of a session file. The header is read now;
-    frames lazily. A cut last line (a crash mid-write) is skipped."""
+    frames lazily. A cut last line (a crash mid-write) is skipped; any other damaged line raises
+    ``RecordingError`` naming the file and the line number when the iterator reaches it."""
     p = Path(path)
     with open(p, "rb") as f:
         header = _read_header(f, p)
 
     def frames() -> Iterator[tuple[Landmarks, Rig | None]]:
-        for obj in iter_session_records(p):
-            rig = obj.get("rig")
-            yield landmarks_from_json(obj["lm"]), None if rig is None else rig_from_json(rig)
+        for n, obj in _numbered_records(p):
+            try:
+                rig = obj.get("rig")
+                frame = landmarks_from_json(obj["lm"]), None if rig is None else rig_from_json(rig)
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+                raise _damaged(p, n) from None
+            yield frame
 
     return header, frames()
 
