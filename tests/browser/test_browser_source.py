@@ -154,3 +154,70 @@ def test_latency_from_message_to_rendered_frame(open_page, engine):
     assert len(samples) > 50
     assert 0 <= p50 < 250, p50
     assert "latency" in page.page.inner_text("#overlay")
+
+
+def test_vrm0_profile_names_drive_the_expressions(open_page, engine):
+    """The engine's default profile (vrm0) sends VRM 0.x preset names: Blink_L winks the avatar's
+    left eye, A and Joy are applied too (three-vrm only knows the VRM 1.0 names)."""
+    page = _connected_page(open_page, engine, "&frame=head")
+    engine.send(frame(1, 0.0))
+    page.wait_applied(1)
+    open_iris = iris_mask(page.rgba())
+    engine.send(frame(2, 0.033, blendshapes={"A": 1.0, "Joy": 1.0, "LookUp": 0.0}))
+    page.wait_applied(2)
+    engine.send(frame(3, 0.066, blendshapes={"Blink_L": 1.0}))  # alone: happy blocks blinks (VRM)
+    page.wait_applied(3)
+    assert not {"Blink_L", "A", "Joy", "LookUp"} & set(page.state("ignoredNames"))
+    wink = iris_mask(page.rgba())
+    half = wink.shape[1] // 2
+    assert wink[:, half:].sum() < 0.2 * open_iris[:, half:].sum()  # the avatar's left eye, viewer's right
+    assert wink[:, :half].sum() > 0.7 * open_iris[:, :half].sum()
+    assert page.errors() == []
+
+
+def _avatar_without(tmp_path, *bones: str):
+    """The default avatar with some optional humanoid bones unmapped (as many VRoid models lack
+    upperChest, or neck in VRM 1.0)."""
+    import json
+    import struct
+
+    from vtuber.web.server import default_avatar_bytes
+
+    data = default_avatar_bytes()
+    magic, version, _ = struct.unpack_from("<III", data, 0)
+    n, kind = struct.unpack_from("<II", data, 12)
+    doc = json.loads(data[20 : 20 + n])
+    human = doc["extensions"]["VRMC_vrm"]["humanoid"]["humanBones"]
+    for b in bones:
+        del human[b]
+    js = json.dumps(doc).encode()
+    js += b" " * (-len(js) % 4)
+    rest = data[20 + n :]
+    path = tmp_path / "partial.vrm"
+    path.write_bytes(struct.pack("<III", magic, version, 20 + len(js) + len(rest)) + struct.pack("<II", len(js), kind) + js + rest)
+    return path
+
+
+def test_rotations_of_bones_the_model_lacks_reach_their_children(browser, engine, tmp_path):
+    """UpperChest 20 deg + Neck 10 deg + Head 0: the head faces 30 deg on a model without
+    upperChest and neck, as on the full model."""
+    from tests.browser.support import Page, yaw_quaternion
+    from vtuber.web.server import PageServer
+
+    sent = {"UpperChest": yaw_quaternion(20.0), "Neck": yaw_quaternion(10.0), "Head": yaw_quaternion(0.0)}
+    facings = {}
+    for label, avatar in (("full", None), ("partial", _avatar_without(tmp_path, "upperChest", "neck"))):
+        with PageServer(port=0, avatar_path=avatar, ws_url="ws://127.0.0.1:9") as server:
+            page = Page(browser, server.url + f"?ws={engine.url}&interp=0")
+            try:
+                page.wait("window.__vtuber.avatarLoaded && window.__vtuber.connected")
+                if label == "partial":
+                    assert not {"upperChest", "neck"} & set(page.state("humanoidBones"))
+                engine.send(frame(1, 0.0, bones=sent))
+                page.wait_applied(1)
+                facings[label] = page.page.evaluate("() => window.__vtuber.boneFacing('head')")
+                assert page.errors() == []
+            finally:
+                page.close()
+    assert facings["full"]["yaw"] == pytest.approx(30.0, abs=0.5), facings
+    assert facings["partial"]["yaw"] == pytest.approx(30.0, abs=0.5), facings

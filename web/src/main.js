@@ -49,6 +49,16 @@ const state = {
   fps: 0,
   renders: 0,
   gaze: { yaw: 0, pitch: 0 },
+  // world-space facing of a humanoid bone (yaw/pitch in degrees, +yaw toward the viewer's right
+  // for a model facing +Z): for tests and tools checking what is on screen
+  boneFacing: (name) => {
+    const node = vrm && vrm.humanoid.getRawBoneNode(name);
+    if (!node) return null;
+    node.updateWorldMatrix(true, false);
+    const e = node.matrixWorld.elements; // column 2: the bone's local +Z in world space
+    const d = Math.hypot(e[8], e[9], e[10]) || 1;
+    return { yaw: THREE.MathUtils.radToDeg(Math.atan2(e[8], e[10])), pitch: THREE.MathUtils.radToDeg(Math.asin(-e[9] / d)) };
+  },
 };
 window.__vtuber = state;
 
@@ -110,6 +120,41 @@ function mapBone(unity) {
     boneNameCache.set(unity, n);
   }
   return n;
+}
+
+// Unity HumanBodyBones parents (vtuber/retarget/skeleton.py), for bones a model may lack: VRM
+// makes chest, upperChest, neck, shoulders, toes, eyes, jaw and fingers optional. A missing
+// bone's rotation is carried into its children, which is exact because three-vrm's normalised
+// bones all rest at identity in one shared frame.
+const PARENT = { Spine: 'Hips', Chest: 'Spine', UpperChest: 'Chest', Neck: 'UpperChest', Head: 'Neck', Jaw: 'Head' };
+for (const side of ['Left', 'Right']) {
+  Object.assign(PARENT, {
+    [`${side}Eye`]: 'Head', [`${side}Shoulder`]: 'UpperChest', [`${side}UpperArm`]: `${side}Shoulder`,
+    [`${side}LowerArm`]: `${side}UpperArm`, [`${side}Hand`]: `${side}LowerArm`, [`${side}UpperLeg`]: 'Hips',
+    [`${side}LowerLeg`]: `${side}UpperLeg`, [`${side}Foot`]: `${side}LowerLeg`, [`${side}Toes`]: `${side}Foot`,
+  });
+  for (const finger of ['Thumb', 'Index', 'Middle', 'Ring', 'Little']) {
+    PARENT[`${side}${finger}Proximal`] = `${side}Hand`;
+    PARENT[`${side}${finger}Intermediate`] = `${side}${finger}Proximal`;
+    PARENT[`${side}${finger}Distal`] = `${side}${finger}Intermediate`;
+  }
+}
+
+// Blendshape names of the VRM 0.x presets and Perfect Sync's vowels -> VRM 1.0 expression names
+// (the engine's default `vrm0` profile sends the former; three-vrm names a VRM 0.x model's
+// expressions the VRM 1.0 way).
+const VRM1_NAME = {
+  a: 'aa', i: 'ih', u: 'ou', e: 'ee', o: 'oh', blink: 'blink', blink_l: 'blinkLeft', blink_r: 'blinkRight',
+  joy: 'happy', angry: 'angry', sorrow: 'sad', fun: 'relaxed', surprised: 'surprised', neutral: 'neutral',
+  lookup: 'lookUp', lookdown: 'lookDown', lookleft: 'lookLeft', lookright: 'lookRight',
+};
+
+function expressionName(raw) {
+  const lower = raw.toLowerCase();
+  const direct = exprLookup.get(lower);
+  if (direct) return direct;
+  const vrm1 = VRM1_NAME[lower];
+  return vrm1 ? exprLookup.get(vrm1.toLowerCase()) : undefined;
 }
 
 async function loadAvatar(url) {
@@ -245,6 +290,19 @@ function onFrame(msg, now) {
   const entries = Object.entries(bones);
   if (!haveHead && msg.head && msg.head.rotation) entries.push(['Head', { rotation: msg.head.rotation }]);
   let eyeDir = null;
+  const sentRotation = new Map(entries.filter(([, v]) => v && v.rotation).map(([u, v]) => [u, v.rotation]));
+  // the rotations of the ancestors this model lacks, up to its nearest present one, composed
+  // (outermost first): they are carried into this bone (any order of the frame's bones)
+  const inherited = (unity) => {
+    let acc = null;
+    for (let p = PARENT[unity]; p && !boneNodes.has(mapBone(p)); p = PARENT[p]) {
+      const r = sentRotation.get(p);
+      if (!r) continue;
+      const q = toQuat(r, new THREE.Quaternion());
+      acc = acc ? q.multiply(acc) : q;
+    }
+    return acc;
+  };
   for (const [unity, value] of entries) {
     if (!value || !value.rotation) continue;
     if (unity === 'LeftEye' || unity === 'RightEye') {
@@ -254,19 +312,23 @@ function onFrame(msg, now) {
     }
     const name = mapBone(unity);
     const node = boneNodes.get(name);
-    if (!node) continue;
+    const own = toQuat(value.rotation, new THREE.Quaternion());
+    if (!node) continue; // this model lacks the bone: its children take its rotation (inherited)
+    const above = inherited(unity);
+    if (above) own.premultiply(above);
     let a = bonesAnim.get(name);
     if (!a) {
       a = { from: new THREE.Quaternion(), to: node.quaternion.clone() };
       bonesAnim.set(name, a);
     }
     a.from.copy(node.quaternion); // start from what is on screen now
-    toQuat(value.rotation, a.to);
+    a.to.copy(own);
     if (a.from.dot(a.to) < 0) a.to.set(-a.to.x, -a.to.y, -a.to.z, -a.to.w);
   }
 
-  // expressions (VRM 1.0 names, VRM 0.x presets already renamed by three-vrm, Perfect Sync in
-  // either case); lookUp/Down/Left/Right become the gaze
+  // expressions: VRM 1.0 names, VRM 0.x preset names (the `vrm0` profile: Blink_L, A, Joy, ...)
+  // mapped to them (expressionName), Perfect Sync in either case; lookUp/Down/Left/Right become
+  // the gaze
   // a frame carries the whole face: expressions it does not mention go back to 0
   const shapes = msg.blendshapes || {};
   for (const [name, a] of exprAnim) {
@@ -276,12 +338,13 @@ function onFrame(msg, now) {
   let look = null;
   for (const [raw, value] of Object.entries(shapes)) {
     if (typeof value !== 'number') continue;
-    if (raw === 'lookUp' || raw === 'lookDown' || raw === 'lookLeft' || raw === 'lookRight') {
+    const lookName = VRM1_NAME[raw.toLowerCase()];
+    if (lookName === 'lookUp' || lookName === 'lookDown' || lookName === 'lookLeft' || lookName === 'lookRight') {
       look = look || { lookUp: 0, lookDown: 0, lookLeft: 0, lookRight: 0 };
-      look[raw] = value;
+      look[lookName] = value;
       continue;
     }
-    const name = exprLookup.get(raw.toLowerCase());
+    const name = expressionName(raw);
     if (!name) {
       if (!state.ignoredNames.includes(raw) && state.ignoredNames.length < 200) state.ignoredNames.push(raw);
       continue;
@@ -312,7 +375,8 @@ function onFrame(msg, now) {
   if (msg.root && cfg.root !== 'off') {
     rootAnim.fromQ.copy(avatarRoot.quaternion);
     rootAnim.fromP.copy(avatarRoot.position);
-    if (msg.root.rotation) toQuat(msg.root.rotation, rootAnim.toQ);
+    // the root turns the whole avatar from outside the (VRM 0.x: turned) model scene: no frame change
+    if (msg.root.rotation) rootAnim.toQ.set(...msg.root.rotation).normalize();
     if (cfg.root === 'full' && msg.root.position) {
       const p = msg.root.position;
       rootAnim.toP.set(p[0], p[1], p[2]);
