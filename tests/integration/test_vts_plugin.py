@@ -281,3 +281,29 @@ def test_send_never_blocks_without_vtube_studio(tmp_path: Path) -> None:
 def test_bad_settings_raise_sender_error(tmp_path: Path, kw: dict[str, Any], match: str) -> None:
     with pytest.raises(SenderError, match=match):
         VtsPlugin(token_path=tmp_path / "t.json", **kw)
+
+
+def test_a_dropped_session_reconnects_fast_even_after_a_long_wait_at_start(tmp_path: Path) -> None:
+    """VTube Studio started after vtuber (the backoff grew to its maximum), then restarts: the
+    plugin reconnects after the minimum delay, not the grown one."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with plugin_for(port, tmp_path, reconnect_min_s=0.05, reconnect_max_s=2.0) as plugin:
+        plugin.send(face_pose(), 0.0)
+        time.sleep(3.0)  # nobody listens: the delay grows 0.05 -> 2.0 s
+        first = FakeVts(port)
+        try:
+            wait_until(lambda: plugin.sessions == 1, 5.0)
+            tokens = set(first.valid_tokens)
+        finally:
+            first.stop()
+        back = FakeVts(port, valid_tokens=tokens)
+        t0 = time.monotonic()
+        try:
+            wait_until(lambda: plugin.sessions == 2, 5.0)
+            assert time.monotonic() - t0 < 1.0  # the old order waited the grown 2 s
+        finally:
+            back.stop()

@@ -211,10 +211,10 @@ class VtsPlugin:
                 self._rearm.clear()
                 delay = self._backoff[0]
                 continue
+            if self.state == "authenticated":  # a working session ended: reconnect fast, then back off
+                delay = self._backoff[0]
             await self._sleep(delay)
             delay = min(delay * 2.0, self._backoff[1])
-            if self.state == "authenticated":
-                delay = self._backoff[0]
         self.state = "closed"
 
     async def _session(self, ws: ClientConnection) -> None:
