@@ -6,12 +6,13 @@ recording, and the live telemetry line on the terminal.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from vtuber.capture.base import FrameSource
 from vtuber.capture.open import open_source
@@ -154,6 +155,17 @@ def build_tracker(config: EngineConfig, models_dir_env: str | None) -> Tracker:
     )
 
 
+REPLAY_SECTIONS = ("camera", "user", "smoothing", "avatar")
+"""Config sections that change what a session's landmarks become (intrinsics, calibration
+profile, smoothing, avatar profile and mirroring): stored in a session's header so that
+``vtuber replay`` reproduces the live run."""
+
+
+def replay_settings(config: EngineConfig) -> dict[str, dict[str, Any]]:
+    """The ``REPLAY_SECTIONS`` of ``config`` as TOML-like plain data (a session header's ``settings``)."""
+    return {name: dataclasses.asdict(getattr(config, name)) for name in REPLAY_SECTIONS}
+
+
 def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack) -> FrameCallback | None:
     """An ``on_frame`` callback writing BVH and/or a session file, closed by ``stack``.
 
@@ -166,7 +178,13 @@ def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack)
         from vtuber.record.session import SessionWriter
 
         # image_size [0, 0]: filled in from the first frame by the writer
-        header = {"source": source.name, "fps": fps, "image_size": [0, 0], "mode": config.track.mode}
+        header = {
+            "source": source.name,
+            "fps": fps,
+            "image_size": [0, 0],
+            "mode": config.track.mode,
+            "settings": replay_settings(config),
+        }
         session = stack.enter_context(SessionWriter(config.record.session, header))
         writers.append(lambda frame, lm, rig, pose: session.write(lm, rig))
         logger.info("recording the session to %s", config.record.session)

@@ -95,6 +95,23 @@ def test_replay_is_deterministic_and_convert_reexports(tmp_path: Path) -> None:
     assert result.returncode == 0 and (tmp_path / "d0.png").stat().st_size > 10000
 
 
+def test_replay_uses_the_live_runs_settings(tmp_path: Path) -> None:
+    """A run with non-default smoothing, field of view and mirroring: its session's replay
+    (no flags) gives the live BVH byte for byte; a flag still overrides a stored setting."""
+    clip = media_path("liveportrait/d0.mp4")
+    session = tmp_path / "d0.jsonl"
+    result = vtuber("run", "--source", str(clip), "--no-pace", "--no-ws", "--no-vmc", "--quiet", "--face-backend", "mesh",
+                    "--smoothing", "smooth", "--fov", "40", "--mirror",
+                    "--record-session", str(session), "--record-bvh", str(tmp_path / "live.bvh"))
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "replay.bvh"
+    result = vtuber("replay", str(session), "--no-pace", "--no-ws", "--no-vmc", "--record-bvh", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_text() == (tmp_path / "live.bvh").read_text()
+    result = vtuber("replay", str(session), "--no-pace", "--no-ws", "--no-vmc", "--profile", "vrm1", "--record-bvh", str(tmp_path / "vrm1.bvh"))
+    assert result.returncode == 0, result.stderr
+
+
 def test_convert_video_writes_bvh_and_csv(tmp_path: Path) -> None:
     clip = media_path("lia/ted_driving1.mp4")
     out = tmp_path / "ted.bvh"

@@ -271,7 +271,7 @@ def export_session_bvh(path: Path, out: Path, should_stop: Callable[[], bool] = 
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from vtuber.app import run_engine
+    from vtuber.app import REPLAY_SECTIONS, run_engine
     from vtuber.capture.replay import SessionReplay
 
     replay = SessionReplay(args.session)
@@ -291,7 +291,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         overrides.setdefault("avatar", {})["mirror"] = True
     if args.record_bvh:
         overrides["record"] = {"bvh": args.record_bvh}
-    config = build_config({}, overrides, origin="command line")
+    # the live run's camera, calibration profile, smoothing and avatar settings (from the session's
+    # header; sessions from before they were stored replay with the defaults), then the flags
+    settings = replay.header.get("settings")
+    recorded = {k: v for k, v in settings.items() if k in REPLAY_SECTIONS} if isinstance(settings, dict) else {}
+    config = build_config(recorded, overrides, origin=f"{args.session} (header settings) and the command line")
     summary = run_engine(config, source=replay.source, tracker=replay.tracker)
     sys.stderr.write(f"vtuber: replayed {summary.frames} frames in {summary.elapsed_s:.1f} s; {summary.ended_by}\n")
     return EXIT_FAILED if summary.ended_by.startswith("source failed") else 0
