@@ -264,3 +264,37 @@ def test_calibrate_vowels_on_synthetic_mouths_and_round_trip(renderer, cams, tmp
     path.write_text("[face.vowels]\nxx = [0.5, 0.1]\n")
     with pytest.raises(ConfigError, match="face.vowels.xx"):
         load_calibration(path)
+
+
+def test_align_face_undistorts_a_calibrated_lens(renderer, cams) -> None:
+    """Landmarks seen through a barrel-distorting lens (a calibrated camera profile), head off the
+    optical axis: the aligned face is the canonical face and a neutral face reads neutral, as
+    through a pinhole (align_face used to skip the undistortion solve_head does)."""
+    import cv2
+
+    from vtuber.solve.camera import CameraIntrinsics
+    from vtuber.solve.face_model import canonical_face
+
+    sc, cam = cams
+    lens = (-0.21, 0.12, 0.0012, -0.0008, -0.05)  # vtuber.calibrate.synthetic's example lens
+    dcam = CameraIntrinsics(SIZE, SIZE, cam.fx, cam.fy, cam.cx, cam.cy, lens)
+
+    def distorted(state: FaceState) -> np.ndarray:
+        px = renderer.project_landmarks(state, sc)
+        norm = np.column_stack([(px[:, 0] - cam.cx) / cam.fx, (px[:, 1] - cam.cy) / cam.fy, np.ones(len(px))])
+        out, _ = cv2.projectPoints(norm, np.zeros(3), np.zeros(3), dcam.matrix, dcam.distortion_array)
+        p = np.zeros((478, 3), np.float32)
+        p[:, :2] = out.reshape(-1, 2) / SIZE
+        return p
+
+    neutral_p = distorted(FaceState(position_m=(0.0, 0.04, -0.55)))
+    head = solve_head(FaceLandmarks(neutral_p), (SIZE, SIZE), dcam)
+    calib = calibrate_neutral([Landmarks(i / 30, i, (SIZE, SIZE), FaceLandmarks(neutral_p)) for i in range(20)], dcam)
+    for x in (0.12, 0.2):  # the face 60-180 px off the image centre, where the lens bends most
+        p = distorted(FaceState(position_m=(x, 0.04, -0.55)))
+        head = solve_head(FaceLandmarks(p), (SIZE, SIZE), dcam)
+        a = align_face(p, (SIZE, SIZE), head, dcam)
+        assert np.abs(a[:468] - canonical_face().vertices_cm).max() < 0.05, x
+        s, _ = solve_face_shapes(p, (SIZE, SIZE), calib, None, head, dcam)
+        moved = {k: round(v, 2) for k, v in s.items() if v > 0.1 and not k.startswith("eyeBlink")}
+        assert not moved, (x, moved)

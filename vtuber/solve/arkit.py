@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -82,7 +83,7 @@ def align_face(
     """(N, 3) MediaPipe points -> (N, 3) the same points in the canonical face frame (cm).
 
     With the PnP ``head`` pose (camera-relative, as ``solve_head`` returns it) and its ``camera``:
-    each landmark's camera ray is intersected with the plane, fixed in the head, at its canonical
+    each landmark's camera ray (undistorted when the camera has lens distortion) is intersected with the plane, fixed in the head, at its canonical
     vertex's depth (true perspective; MediaPipe's own z is not used), in the head's frame. Without
     them: a weighted similarity fit (Umeyama) of the pixel-scaled landmarks, MediaPipe z included,
     onto the canonical face's 33 rigid points (weak perspective, less exact).
@@ -94,8 +95,14 @@ def align_face(
         w, h = image_size
         pts = np.asarray(points[:n], dtype=np.float64)
         rays = np.empty((n, 3))
-        rays[:, 0] = (pts[:, 0] * w - cam.cx) / cam.fx
-        rays[:, 1] = (pts[:, 1] * h - cam.cy) / cam.fy
+        if any(cam.distortion):  # a calibrated lens: the same undistorted rays solve_head fitted
+            px = np.empty((n, 1, 2))
+            px[:, 0, 0] = pts[:, 0] * w
+            px[:, 0, 1] = pts[:, 1] * h
+            rays[:, :2] = cv2.undistortPoints(px, cam.matrix, cam.distortion_array).reshape(n, 2)
+        else:
+            rays[:, 0] = (pts[:, 0] * w - cam.cx) / cam.fx
+            rays[:, 1] = (pts[:, 1] * h - cam.cy) / cam.fy
         rays[:, 2] = 1.0
         # each ray meets the plane (in the head's frame) at its canonical vertex's depth
         axis_z = r[:, 2]
