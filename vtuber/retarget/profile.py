@@ -8,6 +8,7 @@ validates every field and raises ``ConfigError`` naming the file and the field.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,11 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from vtuber.errors import ConfigError
+from vtuber.solve.arkit import ARKIT_52
+from vtuber.solve.vowels import VOWELS
+
+ENGINE_CHANNELS = frozenset(ARKIT_52) | frozenset(VOWELS)
+"""What a profile entry may read: the solver's ARKit-52 weights and the five visemes."""
 
 AVATARS_DIR = Path(__file__).resolve().parents[2] / "avatars"
 """The repository's avatars/ folder, which holds the built-in profiles."""
@@ -38,8 +44,9 @@ class AvatarProfile:
 
 
 def builtin_profiles() -> list[str]:
-    """Names of the profiles in avatars/."""
-    return sorted(p.stem for p in AVATARS_DIR.glob("*.toml"))
+    """Names of the avatar profiles in avatars/ (its other TOML files, such as OSC maps, have no
+    ``[blendshapes]`` table)."""
+    return sorted(p.stem for p in AVATARS_DIR.glob("*.toml") if "\n[blendshapes]" in "\n" + p.read_text(encoding="utf-8"))
 
 
 def load_profile(name_or_path: str | Path) -> AvatarProfile:
@@ -68,12 +75,17 @@ def _parse(path: Path, data: dict[str, Any]) -> AvatarProfile:
     maps: dict[str, ChannelMap] = {}
     for target, spec in table.items():
         if isinstance(spec, str):
-            maps[target] = ChannelMap(spec)
+            source, gain = spec, 1.0
         elif isinstance(spec, dict) and isinstance(spec.get("source"), str):
-            gain = spec.get("gain", 1.0)
-            if not isinstance(gain, (int, float)) or gain < 0:
-                raise ConfigError(f"{path}: field 'blendshapes.{target}.gain' must be a number >= 0")
-            maps[target] = ChannelMap(spec["source"], float(gain))
+            source, gain = spec["source"], spec.get("gain", 1.0)
+            if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not math.isfinite(gain) or gain < 0:
+                raise ConfigError(f"{path}: field 'blendshapes.{target}.gain' must be a finite number >= 0, got {gain!r}")
         else:
             raise ConfigError(f"{path}: field 'blendshapes.{target}' must be a channel name or {{ source, gain }}")
+        if source not in ENGINE_CHANNELS:  # a typo would send 0 forever
+            raise ConfigError(
+                f"{path}: field 'blendshapes.{target}' source {source!r} is not an engine channel "
+                "(an ARKit-52 name such as eyeBlinkLeft, or a viseme aa ih ou ee oh; names are case-sensitive)"
+            )
+        maps[target] = ChannelMap(source, float(gain))
     return AvatarProfile(name, str(data.get("description", "")), MappingProxyType(maps))
