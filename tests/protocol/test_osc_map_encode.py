@@ -137,6 +137,7 @@ def test_vrchat_example_follows_vrchats_rules() -> None:
             assert 0 <= lo and hi <= 255, a.path
     # Every value the map produces for an extreme and a neutral face stays in range.
     channels = {a.source for a in m.addresses if "." not in a.source}
+    channels |= {"eyeLookUpLeft", "eyeLookUpRight", "eyeLookDownLeft", "eyeLookDownRight"}  # gaze.y's inputs
     for bs, q in (({n: 0.0 for n in channels}, geometry.IDENTITY), ({n: 1.0 for n in channels}, geometry.from_yaw_pitch_roll(1.5, -1.0, 0.3))):
         msgs = OscMapEncoder(m).encode(pose(bs, HeadPose(np.asarray(q), np.zeros(3)), tracked={"face": True}), 0.0)
         assert len(msgs) == len(m.addresses)
@@ -154,3 +155,17 @@ def test_vrchat_example_follows_vrchats_rules() -> None:
 def test_float32_on_the_wire() -> None:
     raw = osc_message("/p", 0.1)
     assert raw[-4:] == struct.pack(">f", 0.1)
+
+
+def test_gaze_y_is_signed_for_vrchats_eyes_y() -> None:
+    """VRChat's EyesY is -1..1 (up +): looking down must send a negative value, not 0."""
+    m = load_osc_map(VRCHAT_MAP)
+    eyes_y = next(a for a in m.addresses if a.path == "/avatar/parameters/EyesY")
+    down = {"eyeLookUpLeft": 0.0, "eyeLookUpRight": 0.0, "eyeLookDownLeft": 0.6, "eyeLookDownRight": 0.4}
+    up = {"eyeLookUpLeft": 0.8, "eyeLookUpRight": 0.8, "eyeLookDownLeft": 0.0, "eyeLookDownRight": 0.0}
+    for shapes, expected in ((down, -0.5), (up, 0.8)):
+        raw = source_value(pose(shapes), eyes_y.source)
+        assert raw == pytest.approx(expected)
+        assert eyes_y.value(raw) == pytest.approx(expected)
+    with pytest.raises(ConfigError, match="gaze.y"):
+        parse_osc_map(one(source="gaze.x"))

@@ -30,7 +30,9 @@ Sources:
   yaw > 0 turns toward the avatar's own left, pitch > 0 looks down, roll > 0 tilts the head top
   toward the avatar's right; a reversed ``range`` such as ``[45, -45]`` flips a sign);
 * ``head.x``, ``head.y``, ``head.z`` in metres (internal frame, relative to the camera);
-* ``tracked.<part>``: 1 when that part (``face``, ``left_hand``...) was tracked, else 0.
+* ``tracked.<part>``: 1 when that part (``face``, ``left_hand``...) was tracked, else 0;
+* ``gaze.y``: vertical gaze in -1..1, up positive: the mean over both eyes of ``eyeLookUp*`` minus
+  ``eyeLookDown*`` (an address has one source, and VRChat's ``EyesY`` is signed).
 
 A source missing from a frame (no face, unknown name) sends nothing for that address.
 Messages are OSC 1.0 (big-endian float32/int32, UTF-8 address, NUL padded to 4 bytes).
@@ -53,6 +55,8 @@ from vtuber.records import AvatarPose
 ValueType = Literal["float", "int", "bool"]
 VALUE_TYPES = ("float", "int", "bool")
 HEAD_SOURCES = ("head.yaw", "head.pitch", "head.roll", "head.x", "head.y", "head.z")
+GAZE_SOURCES = ("gaze.y",)
+_GAZE_Y_PARTS = (("eyeLookUpLeft", "eyeLookUpRight"), ("eyeLookDownLeft", "eyeLookDownRight"))
 DEFAULT_PORT = 9000
 """VRChat's OSC input port."""
 
@@ -156,6 +160,12 @@ def source_value(pose: AvatarPose, source: str) -> float | None:
         return float(pose.head.position[axis]) if axis >= 0 else None
     if source.startswith("tracked."):
         return 1.0 if pose.tracked.get(source[len("tracked."):], False) else 0.0
+    if source == "gaze.y":
+        shapes = pose.source_blendshapes
+        up, down = ([shapes.get(n) for n in names] for names in _GAZE_Y_PARTS)
+        if None in up or None in down:
+            return None
+        return 0.5 * (float(up[0]) + float(up[1]) - float(down[0]) - float(down[1]))  # type: ignore[arg-type]
     if source in pose.source_blendshapes:
         return float(pose.source_blendshapes[source])
     if source in pose.blendshapes:
@@ -227,6 +237,8 @@ def _address(e: Any, where: str) -> OscAddress:
         raise ConfigError(f"{where}: field 'path' must be an OSC address like /avatar/parameters/Name, got {path!r}")
     if not isinstance(source, str) or not source:
         raise ConfigError(f"{where}: field 'source' must be a channel name or head.yaw/pitch/roll/x/y/z")
+    if source.startswith("gaze.") and source not in GAZE_SOURCES:
+        raise ConfigError(f"{where}: field 'source' {source!r}: use one of {', '.join(GAZE_SOURCES)}")
     if source.startswith("head.") and source not in HEAD_SOURCES:
         raise ConfigError(f"{where}: field 'source' {source!r}: use one of {', '.join(HEAD_SOURCES)}")
     if kind not in VALUE_TYPES:
