@@ -159,6 +159,8 @@ def test_profile_round_trip_keeps_the_body_and_old_profiles_load(renderer, cams,
         (("", "lip_gap_open_cm", 0.1), "face.lip_gap_open_cm' must be greater than the neutral lip gap"),
         (("tasks_tops", "notAShape", 0.5), "face.tasks_tops.notAShape' is not an ARKit blendshape"),
         (("tasks_tops", "jawOpen", 0.06), "face.tasks_tops.jawOpen' must be at least 0.05 above"),
+        (("neutral", "mouth_width", 0.0), "face.neutral.mouth_width' must be a width in cm above 0.1"),  # was a ZeroDivisionError every frame
+        (("neutral", "mouth_width", -4.0), "face.neutral.mouth_width' must be a width in cm above 0.1"),  # silently swapped ih/ou
     ],
 )
 def test_bad_new_fields_name_file_and_field(neutral, edit, field) -> None:

@@ -387,6 +387,8 @@ def parse_face(face: Mapping[str, Any], where: str) -> FaceCalibration:
         if k not in known:
             raise ConfigError(f"{where}: field 'face.neutral.{k}' is not a known face feature")
         neutral[k] = number(v, f"face.neutral.{k}", -50.0, 50.0)
+    if "mouth_width" in neutral and not neutral["mouth_width"] > 0.1:  # cm; the width change divides by it
+        raise ConfigError(f"{where}: field 'face.neutral.mouth_width' must be a width in cm above 0.1, got {neutral['mouth_width']!r}")
     offsets = {k: number(v, f"face.tasks_offsets.{k}", 0.0, MAX_TASKS_OFFSET) for k, v in table("tasks_offsets").items()}
     tops = {}
     for k, v in table("tasks_tops").items():
