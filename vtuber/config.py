@@ -231,8 +231,17 @@ def validate(config: EngineConfig, origin: str = "config") -> None:
         raise ConfigError(f"{origin}: [vmc] max_rate_hz must be >= 0, got {config.vmc.max_rate_hz}")
     if config.track.backend != "mediapipe" and config.track.mode != "face":
         raise ConfigError(f"{origin}: [track] backend {config.track.backend} tracks the face only; use mode = \"face\"")
-    if config.camera.horizontal_fov_deg <= 1 or config.camera.horizontal_fov_deg >= 179:
-        raise ConfigError(f"{origin}: [camera] horizontal_fov_deg must be between 1 and 179")
+    fov = config.camera.horizontal_fov_deg
+    if not (math.isfinite(fov) and 1 < fov < 179):  # written so NaN fails too
+        raise ConfigError(
+            f"{origin}: [camera] horizontal_fov_deg (--fov) must be a number of degrees between 1 and 179 "
+            f"(typical webcams 55-80), got {fov!r}"
+        )
+    if config.run.max_frames < 0:
+        raise ConfigError(f"{origin}: [run] max_frames (--frames) must be >= 0 (0: no limit), got {config.run.max_frames}")
+    duration = config.run.duration_s
+    if not (math.isfinite(duration) and duration >= 0):  # written so NaN fails too
+        raise ConfigError(f"{origin}: [run] duration_s (--duration) must be seconds >= 0 (0: no limit), got {duration!r}")
 
 
 def parse_host_port(text: str, what: str = "address") -> tuple[str, int]:
@@ -263,18 +272,30 @@ def build_config(
     hints = get_type_hints(EngineConfig)
     merged: dict[str, dict[str, Any]] = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     for section, values in (overrides or {}).items():
-        merged.setdefault(section, {}).update(values)
+        current = merged.setdefault(section, {})
+        if not isinstance(current, dict):
+            raise _not_a_table(origin, section, current)
+        current.update(values)
     for section, values in merged.items():
         if section not in hints:
             raise ConfigError(f"{origin}: unknown section [{section}] (known: {', '.join(hints)})")
         if not isinstance(values, dict):
-            raise ConfigError(f"{origin}: [{section}] must be a table")
+            raise _not_a_table(origin, section, values)
         sections[section] = _build_section(hints[section], section, values, origin)
     try:
         config = EngineConfig(**sections)
     except ConfigError as exc:
         raise ConfigError(str(exc).replace("config:", f"{origin}:", 1)) from None
     return config
+
+
+def _not_a_table(origin: str, section: str, value: Any) -> ConfigError:
+    """The error for a section written as a plain value (``source = "webcam:0"``)."""
+    keys = f"spec = {value!r}" if section == "source" and isinstance(value, str) else "key = value lines"
+    return ConfigError(
+        f"{origin}: [{section}] must be a table, got {section} = {value!r} "
+        f"(write it as a table: a [{section}] line, then {keys})"
+    )
 
 
 def _build_section(cls: type, section: str, values: dict[str, Any], origin: str) -> Any:

@@ -39,6 +39,7 @@ ADDRESS_BLEND = "/VMC/Ext/Blend/Val"
 ADDRESS_TIME = "/VMC/Ext/T"
 ADDRESS_ROOT = "/VMC/Ext/Root/Pos"
 MAX_DATAGRAM = 65535
+RECORD_FLUSH_S = 1.0  # a killed listener loses at most about a second of its --record file
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +203,12 @@ def run_listen(
     clock: Callable[[], float] = time.monotonic,
 ) -> ListenStats:
     """Receive until ``duration_s`` passes or ``stop`` is set; a summary line to ``out`` every
-    ``interval_s`` and every message to ``record`` (JSON lines). Returns the totals."""
+    ``interval_s`` and every message to ``record`` (JSON lines), flushed about every
+    ``RECORD_FLUSH_S`` seconds and at the end. Returns the totals."""
     stats = ListenStats()
     start = clock()
     next_line = start + interval_s
+    next_flush = start + RECORD_FLUSH_S
     while not (stop is not None and stop.is_set()):
         now = clock()
         if duration_s is not None and now - start >= duration_s:
@@ -224,6 +227,9 @@ def run_listen(
             if record is not None:
                 record.writelines(json.dumps(message_record(m, t, source), allow_nan=False) + "\n" for m in messages)
         now = clock()
+        if record is not None and now >= next_flush:
+            record.flush()
+            next_flush = now + RECORD_FLUSH_S
         if now >= next_line:
             if out is not None:
                 out.write(stats.summary(now - start) + "\n")

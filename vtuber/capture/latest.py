@@ -101,15 +101,28 @@ class LatestFrameGrabber:
     def _read_loop(self) -> None:
         start_wall: float | None = None
         first_t = 0.0
+        attempt = 0  # reopen attempts since the live source last delivered a frame
         self.state = "running"
         while not self._stop.is_set():
             try:
                 frame = self.source.read()
             except SourceError as exc:
-                if not self.source.live or not self._reopen(exc):
+                if not self.source.live:
                     self._finish("failed", str(exc))
                     return
+                reopened = self._reopen(exc, attempt)
+                if reopened is None:  # stopped while retrying
+                    self._finish("failed", str(exc))
+                    return
+                attempt = reopened
                 continue
+            if attempt:
+                # back only once a frame arrived: a camera that opens but never delivers keeps
+                # its grown backoff instead of being reopened every RETRY_DELAYS_S[0] forever
+                self.state = "running"
+                self.error = None
+                logger.info("%s is back after %d attempt(s)", self.source.name, attempt)
+                attempt = 0
             if frame is None:
                 self._finish("ended", None)
                 return
@@ -134,28 +147,34 @@ class LatestFrameGrabber:
             self.error = error
             self._cond.notify_all()
 
-    def _reopen(self, exc: SourceError) -> bool:
-        """Retry a lost live source with backoff until it returns or we are stopped."""
+    def _reopen(self, exc: SourceError, attempt: int) -> int | None:
+        """Wait with backoff and reopen a lost live source until ``open()`` succeeds.
+
+        ``attempt`` is the number of attempts already made since the source last delivered a
+        frame, so a source that opens but then fails to read keeps growing its backoff. Returns
+        the new attempt count (the caller declares the source back only after a frame was
+        read), or None when stopped.
+        """
+        if self.state != "retrying":
+            logger.warning("%s; retrying with backoff", exc)
+        else:
+            logger.debug("still failing after %d attempt(s): %s", attempt, exc)
         self.state = "retrying"
         self.error = str(exc)
-        logger.warning("%s; retrying with backoff", exc)
-        attempt = 0
         reopen = getattr(self.source, "open", None)
         while not self._stop.is_set():
             delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
             if self._stop.wait(delay):
-                return False
+                return None
             attempt += 1
             try:
                 if reopen is not None:
                     reopen()
-                self.state = "running"
-                self.error = None
-                logger.info("%s is back after %d attempt(s)", self.source.name, attempt)
-                return True
+                return attempt
             except SourceError as again:
+                self.error = str(again)
                 logger.debug("reopen attempt %d failed: %s", attempt, again)
-        return False
+        return None
 
 
 class PrefetchReader:

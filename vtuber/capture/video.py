@@ -15,14 +15,23 @@ logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 DEFAULT_FOLDER_FPS = 30.0  # an image folder has no clock; 30 fps is the common webcam rate
-MAX_CONSECUTIVE_BAD_FRAMES = 30  # about a second of undecodable frames ends a video as corrupt
+MAX_CONSECUTIVE_BAD_FRAMES = 300  # ~10 s at 30 fps of undecodable frames in a row ends a video;
+# generous because a failed grab at the end of a file costs microseconds
 
 
 class VideoFileSource:
     """Frames of a video file; ``t`` is the container position in seconds.
 
-    Corrupt frames that the decoder skips are counted in ``skipped_frames``; a file that cannot
-    be opened or yields no frame at all raises ``SourceError`` naming the file.
+    Corrupt frames that the decoder skips are counted in ``skipped_frames`` and reading goes on
+    after them; a file that cannot be opened or yields no frame at all raises ``SourceError``
+    naming the file from the constructor (the first frame is decoded there and kept for the
+    first ``read``), before models or servers start.
+
+    OpenCV's ``grab()`` returns False both at the end of the file and at a corrupt frame (and
+    succeeds again after it), so a failed grab ends the stream only when the frames consumed
+    (decoded + skipped + this run of failures) pass the container's frame count (when it is
+    known), or after ``MAX_CONSECUTIVE_BAD_FRAMES`` failures in a row. Failures still
+    pending at the end (a truncated tail) are not counted as skipped: they may not be frames.
     """
 
     live = False
@@ -43,28 +52,58 @@ class VideoFileSource:
         self.skipped_frames = 0
         self._index = 0
         self._last_t = -1.0
+        self._pending: Frame | None = self._decode_next()
+        if self._pending is None:
+            self._capture.release()
+            raise SourceError(
+                f"video {self.path} has no decodable frames (empty, truncated or corrupt): "
+                "re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4) or pick another file"
+            )
 
     def read(self) -> Frame | None:
-        bad = 0
+        """The next decodable frame (the one decoded by the constructor first), None at the end."""
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            return frame
+        return self._decode_next()
+
+    def _decode_next(self) -> Frame | None:
+        """Grab and decode until a frame decodes; bad frames in between count as skipped."""
+        bad = 0  # frames that failed to grab or decode since the last good one
         while True:
-            ok = self._capture.grab()
-            if not ok:
-                if self._index == 0 and bad == 0:
-                    raise SourceError(f"video {self.path} has no decodable frames (file truncated or corrupt?)")
-                return None
-            ok, bgr = self._capture.retrieve()
-            if ok and bgr is not None and bgr.size:
-                break
+            if self._capture.grab():
+                ok, bgr = self._capture.retrieve()
+                if ok and bgr is not None and bgr.size:
+                    break
             bad += 1
-            self.skipped_frames += 1
-            if bad >= MAX_CONSECUTIVE_BAD_FRAMES:
-                logger.warning("video %s: %d undecodable frames in a row, stopping", self.path, bad)
+            if self._at_end(bad):
+                self._log_short_end(bad)
                 return None
+        self.skipped_frames += bad
+        if bad:
+            logger.info("video %s: skipped %d undecodable frame(s) before frame %d", self.path, bad, self._index)
         t = self._timestamp()
         self._last_t = t
         frame = Frame(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), t=t, index=self._index)
         self._index += 1
         return frame
+
+    def _at_end(self, bad: int) -> bool:
+        """Whether ``bad`` failures in a row mean the end of the file rather than corrupt frames."""
+        if bad >= MAX_CONSECUTIVE_BAD_FRAMES:
+            return True
+        return self.frame_count > 0 and self._index + self.skipped_frames + bad > self.frame_count
+
+    def _log_short_end(self, bad: int) -> None:
+        """Warn when the file ended before the frame count its header lists (truncated tail)."""
+        read = self._index + self.skipped_frames
+        if self.frame_count > 0 and read < self.frame_count:
+            logger.warning(
+                "video %s ended after %d of the %d frames its header lists (truncated or corrupt tail?)",
+                self.path, read, self.frame_count,
+            )
+        elif bad >= MAX_CONSECUTIVE_BAD_FRAMES and self._index:
+            logger.warning("video %s: %d undecodable frames in a row, stopping", self.path, bad)
 
     def _timestamp(self) -> float:
         """Stream time of the frame just decoded: the container's timestamp when it is sane,
@@ -82,7 +121,12 @@ class VideoFileSource:
 
 
 class ImageFolderSource:
-    """The images of a folder in name order, at ``fps`` frames per second of stream time."""
+    """The images of a folder in name order, at ``fps`` frames per second of stream time.
+
+    Unreadable images are skipped and counted in ``skipped_frames``. The constructor reads up to
+    the first readable image (kept for the first ``read``) and raises ``SourceError`` naming the
+    folder when none of them can be read, as ``VideoFileSource`` does for an undecodable video.
+    """
 
     live = False
 
@@ -100,8 +144,21 @@ class ImageFolderSource:
         self.skipped_frames = 0
         self._index = 0
         self._position = 0
+        self._pending: Frame | None = self._read_next()
+        if self._pending is None:
+            raise SourceError(
+                f"none of the {len(self._files)} images in {self.path} can be read (damaged or not really "
+                "images): replace them or pick another folder"
+            )
 
     def read(self) -> Frame | None:
+        """The next readable image (the one read by the constructor first), None at the end."""
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            return frame
+        return self._read_next()
+
+    def _read_next(self) -> Frame | None:
         while self._position < len(self._files):
             file = self._files[self._position]
             self._position += 1
@@ -121,3 +178,4 @@ class ImageFolderSource:
 
     def close(self) -> None:
         self._files = []
+        self._pending = None

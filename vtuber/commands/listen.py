@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -41,7 +42,11 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_listen(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
-    """Run the listener; returns 0. ``stop`` lets callers (tests, signal handlers) end it."""
+    """Run the listener; returns 0. ``stop`` lets callers (tests, signal handlers) end it.
+
+    Without ``stop``, SIGINT and SIGTERM (when run in the main thread) end the run cleanly:
+    the ``--record`` file is flushed and closed and the totals are printed.
+    """
     if not 1 <= args.port <= 65535:
         raise ConfigError(f"--port must be 1-65535, got {args.port}")
     if args.duration is not None and args.duration <= 0:
@@ -52,6 +57,10 @@ def cmd_listen(args: argparse.Namespace, stop: threading.Event | None = None) ->
             record = Path(args.record).open("w", encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"--record {args.record}: cannot write ({exc})") from exc
+    previous_handlers: dict[int, Any] = {}
+    if stop is None:
+        stop = threading.Event()
+        previous_handlers = _stop_on_signals(stop)
     try:
         with VmcListener(args.host, args.port) as listener:
             host, port = listener.address
@@ -62,6 +71,8 @@ def cmd_listen(args: argparse.Namespace, stop: threading.Event | None = None) ->
             except KeyboardInterrupt:
                 stats = None
     finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
         if record is not None:
             record.close()
     if stats is not None:
@@ -70,3 +81,15 @@ def cmd_listen(args: argparse.Namespace, stop: threading.Event | None = None) ->
             f"{len(stats.blendshapes)} blendshapes, {stats.garbage} garbage\n"
         )
     return 0
+
+
+def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:
+    """SIGINT and SIGTERM set ``stop``; returns the handlers they replaced (none off the main
+    thread, where Python cannot install signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    return {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
