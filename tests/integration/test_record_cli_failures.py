@@ -124,7 +124,9 @@ def test_replaying_a_damaged_session_ends_with_exit_1(recorded: Path, tmp_path: 
     assert f"{session}: line 6 is damaged" in last_line(result.stderr)
     assert "Traceback" not in result.stderr
     frames, lines_written = bvh_frames(out)
-    assert frames == lines_written >= 3  # the frames before the damage are kept, file valid
+    # the frames before the damage are kept and the file is valid; paced, the engine takes the
+    # newest frame and may drop some on a loaded machine (by design: never queued)
+    assert frames == lines_written >= (1 if pace else 3)
 
 
 @pytest.mark.mediapipe
