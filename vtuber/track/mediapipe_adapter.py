@@ -13,9 +13,11 @@ Tasks API takes them in VIDEO mode; the legacy ``SolutionBase.process`` otherwis
 pinned by the exact mediapipe version), which keeps its internal landmark filters honest at any
 frame rate.
 
-Handedness: the Hands solution labels hands assuming a mirrored (selfie) image, so on camera
-images as captured its "Left" is the subject's right; we swap it here, once, and with a pose
-in view assign each hand to the nearer pose wrist instead (``assign_hands``).
+Handedness: the legacy Hands solution labels hands assuming a mirrored (selfie) image, so on
+camera images as captured its "Left" is the subject's right and we swap it here, once; the
+Tasks HandLandmarker of mediapipe 0.10.21 already names the subject's own hand (measured on
+three clips against the pose wrists: swapped, 2 of 269 hands were right). With a pose in view
+each hand goes to the nearer pose wrist instead (``assign_hands``).
 """
 
 from __future__ import annotations
@@ -77,8 +79,13 @@ def _visibility_array(landmark_list: Any) -> np.ndarray:
 
 
 def _swap_side(label: str) -> Side:
-    """Hands/HandLandmarker label for a mirrored image -> the subject's own side."""
+    """The legacy Hands label (for a mirrored image) -> the subject's own side."""
     return "right" if label.lower() == "left" else "left"
+
+
+def _own_side(label: str) -> Side:
+    """The Tasks HandLandmarker label, which already names the subject's own hand."""
+    return "left" if label.lower() == "left" else "right"
 
 
 class _Legacy:
@@ -135,6 +142,7 @@ class MediaPipeTracker:
         self._face_tasks: Any = self._open_face_tasks(face_backend, models_dir, download_models)
         self._last_pose: PoseLandmarks | None = None
         self._frames = 0
+        self._hands_last_frame = False  # did the last hand-model run find a hand
         try:
             if self._face_tasks is None or face_backend in ("auto", "hybrid"):
                 self._face_mesh = _Legacy(
@@ -208,7 +216,10 @@ class MediaPipeTracker:
         pose = results.get("pose")
         self._last_pose = pose
         self._frames += 1
-        hands = assign_hands(results.get("hands", []), pose)
+        found = results.get("hands")
+        if found is not None:
+            self._hands_last_frame = bool(found)
+        hands = assign_hands(found or [], pose)
         return Landmarks(
             t=frame.t,
             index=frame.index,
@@ -243,8 +254,8 @@ class MediaPipeTracker:
         every ``HAND_RECHECK_FRAMES``-th frame, the way Holistic derives hand regions from the
         pose."""
         pose = self._last_pose
-        if pose is None or self._frames % HAND_RECHECK_FRAMES == 0:
-            return True
+        if pose is None or self._hands_last_frame or self._frames % HAND_RECHECK_FRAMES == 0:
+            return True  # a hand tracked last frame keeps the model on whatever the pose says
         return bool(max(pose.visibility[i] for i in POSE_WRISTS.values()) >= WRIST_VISIBLE)
 
     def _open_face_tasks(self, backend: FaceBackend, models_dir: str | None, download: bool) -> Any:
@@ -345,7 +356,7 @@ class MediaPipeTracker:
         r = self._hand_tasks.detect_for_video(mp_image, ms)
         return [
             HandLandmarks(
-                side=_swap_side(handedness[0].category_name),
+                side=_own_side(handedness[0].category_name),
                 points=_landmark_array(points),
                 world=_landmark_array(world),
                 score=float(handedness[0].score),
@@ -365,26 +376,62 @@ def _create_task(task: Any, path: Any, options: Any) -> Any:
 POSE_WRISTS: dict[Side, int] = {"left": 15, "right": 16}  # BlazePose: subject's left wrist = 15
 
 
+DUPLICATE_HAND_FRACTION = 0.25  # two detections this close (mean landmark gap / hand size) are one hand
+MAX_WRIST_GAP_FRACTION = 0.6  # a hand's wrist this far from a pose wrist (x shoulder width) is not its hand
+
+
 def assign_hands(hands: Sequence[HandLandmarks], pose: PoseLandmarks | None) -> dict[Side, HandLandmarks]:
     """Which detected hand is the subject's left and which the right.
 
-    With a pose, each hand goes to the nearer pose wrist (the hand model's own handedness flips
-    easily on a hand seen edge-on); without one, its handedness label decides, the more
-    confident hand winning a tie.
+    Duplicate detections of one hand (the legacy model reports some hands twice) are dropped
+    first, keeping the more confident. With a pose, each hand goes to the nearer visible pose
+    wrist (the hand model's own handedness flips easily on a hand seen edge-on), but never to a
+    wrist more than ``MAX_WRIST_GAP_FRACTION`` shoulder widths away; hands no wrist claims fall
+    back to their labels. Without a pose the label decides; two distinct hands with the same
+    label are told apart by image position (on an unmirrored image the subject's left hand has
+    the larger x).
     """
+    distinct = _without_duplicates(hands)
     out: dict[Side, HandLandmarks] = {}
-    if pose is not None and hands:
-        wrists = {side: pose.points[i, :2] for side, i in POSE_WRISTS.items()}
+    left_over = list(distinct)
+    if pose is not None and distinct:
+        shoulders = float(np.linalg.norm(pose.points[11, :2] - pose.points[12, :2]))
+        limit = MAX_WRIST_GAP_FRACTION * max(shoulders, 1e-6)
+        wrists = {side: pose.points[i, :2] for side, i in POSE_WRISTS.items() if pose.visibility[i] >= WRIST_VISIBLE}
         order = sorted(
-            ((float(np.linalg.norm(h.points[0, :2] - wrists[side])), side, k) for k, h in enumerate(hands) for side in wrists)
+            (float(np.linalg.norm(h.points[0, :2] - wrists[side])), side, k) for k, h in enumerate(distinct) for side in wrists
         )
         used: set[int] = set()
-        for _distance, side, k in order:
-            if side in out or k in used:
+        for distance, side, k in order:
+            if side in out or k in used or distance > limit:
                 continue
-            out[side] = HandLandmarks(side, hands[k].points, hands[k].world, hands[k].score)
+            out[side] = HandLandmarks(side, distinct[k].points, distinct[k].world, distinct[k].score)
             used.add(k)
-        return out
-    for hand in sorted(hands, key=lambda h: -h.score):
-        out.setdefault(hand.side, hand)
+        left_over = [h for k, h in enumerate(distinct) if k not in used]
+    by_label: dict[Side, list[HandLandmarks]] = {"left": [], "right": []}
+    for hand in left_over:
+        by_label[hand.side].append(hand)
+    for side in ("left", "right"):
+        if len(by_label[side]) > 1 and not by_label["right" if side == "left" else "left"]:
+            # two distinct hands, one label: the one further to the image right is the subject's left
+            pair = sorted(by_label[side], key=lambda h: -float(np.mean(h.points[:, 0])))[:2]
+            by_label = {"left": [pair[0]], "right": [pair[1]]}
+            break
+    for side, candidates in by_label.items():
+        if side in out:
+            continue
+        for hand in sorted(candidates, key=lambda h: -h.score):
+            out[side] = HandLandmarks(side, hand.points, hand.world, hand.score)
+            break
     return out
+
+
+def _without_duplicates(hands: Sequence[HandLandmarks]) -> list[HandLandmarks]:
+    """``hands`` minus detections that repeat a more confident one (mean landmark distance below
+    ``DUPLICATE_HAND_FRACTION`` of that hand's wrist-to-middle-knuckle size)."""
+    kept: list[HandLandmarks] = []
+    for hand in sorted(hands, key=lambda h: -h.score):
+        size = max(float(np.linalg.norm(hand.points[9, :2] - hand.points[0, :2])), 1e-6)
+        if all(float(np.mean(np.linalg.norm(hand.points[:, :2] - k.points[:, :2], axis=1))) >= DUPLICATE_HAND_FRACTION * size for k in kept):
+            kept.append(hand)
+    return kept
