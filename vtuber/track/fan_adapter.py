@@ -43,7 +43,10 @@ try:
     import torch
     import torch.hub
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise TrackerError(f"face-alignment is not importable ({exc}): pip install 'vtuber[fan]'") from exc
+    raise TrackerError(
+        f"face-alignment is not importable ({exc}): "
+        "pip install 'vtuber[fan]' && pip install --no-deps face-alignment==1.5.0"
+    ) from exc
 
 FanLandmarks = Literal["2d", "3d"]
 FanDetector = Literal["sfd", "blazeface", "yunet", "retinaface", "scrfd", "dlib"]
