@@ -67,7 +67,14 @@ def build_senders(config: EngineConfig, stack: ExitStack, profile_name: str) -> 
         from vtuber.send.vmc_presets import PresetVmcSender
 
         targets = [parse_host_port(t, "--vmc") for t in config.vmc.targets]
-        vmc = PresetVmcSender(targets, preset=config.vmc.preset, max_rate_hz=config.vmc.max_rate_hz)
+        from vtuber.send.vmc_presets import get_preset as get_vmc_preset
+
+        preset = get_vmc_preset(config.vmc.preset)
+        if config.vmc.profile:
+            preset = preset.with_options(profile=config.vmc.profile)
+        if config.vmc.root_turn_180:
+            preset = preset.with_options(root_turn_180=True)
+        vmc = PresetVmcSender(targets, preset=preset, max_rate_hz=config.vmc.max_rate_hz)
         senders.append(stack.enter_context(vmc))
         logger.info("sending VMC (%s preset) to %s", config.vmc.preset, ", ".join(config.vmc.targets))
     if config.vts.enabled:

@@ -51,6 +51,8 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--no-vmc", action="store_true", help="do not send VMC")
     p.add_argument("--vmc-preset", choices=("generic", "vseeface", "warudo", "vnyan", "vmagicmirror", "evmc4u"),
                    help="VMC receiver quirks (default generic)")
+    p.add_argument("--vmc-profile", metavar="NAME|FILE",
+                   help="blendshape names over VMC (vrm0, vrm1, perfect_sync); default: the preset's own")
     p.add_argument("--vts", action="store_true", help="drive VTube Studio as a plugin (ws://localhost:8001)")
     p.add_argument("--ifacialmocap", metavar="HOST:PORT", action="append", help="send the iFacialMocap stream")
     p.add_argument("--osc-map", metavar="FILE.toml", help="send OSC through this address map (e.g. avatars/osc_vrchat.toml)")
@@ -126,6 +128,7 @@ def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if args.no_vmc:
         put("vmc", "enabled", False)
     put("vmc", "preset", args.vmc_preset)
+    put("vmc", "profile", args.vmc_profile)
     if args.vts:
         put("vts", "enabled", True)
     if args.ifacialmocap:

@@ -49,7 +49,7 @@ class TrackConfig:
     backend: str = "mediapipe"
     """``mediapipe`` (478 points, hands, body), ``dlib`` (68 points, face only, offline model
     from face-recognition-models) or ``fan`` (face-alignment 68 points; ``pip install
-    'vtuber[fan]'`` and its weights)."""
+    'vtuber[fan]'``, then ``pip install --no-deps face-alignment==1.5.0``, and its weights)."""
     device: str = "cpu"
     """``fan`` only: ``cpu``, ``cuda`` or ``mps``."""
     mode: str = "face"
@@ -105,6 +105,11 @@ class VmcConfig:
     """``HOST:PORT`` of each VMC receiver (Marionette); VMC's standard port is 39539."""
     preset: str = "generic"
     """Receiver quirks: generic, vseeface, warudo, vnyan, vmagicmirror, evmc4u (docs/receivers.md)."""
+    profile: str = ""
+    """Blendshape names sent over VMC (vrm0, vrm1, perfect_sync or a profile file); empty: the
+    preset's own (generic: the [avatar] profile)."""
+    root_turn_180: bool = False
+    """Turn the root 180 degrees for every preset (warudo always does; VNyan's "+Z" mode needs it)."""
     max_rate_hz: float = 60.0
     """Send at most this many frames a second (0: every frame); receivers render at 60 Hz."""
 

@@ -193,3 +193,29 @@ def test_osc_sender_hears_about_a_receiver_that_is_not_listening(caplog: pytest.
                 got += drain(rx, 0.05)
         assert got
         assert any("reachable again" in r.getMessage() for r in caplog.records)
+
+
+def test_vmc_config_overrides_the_presets_names_and_root() -> None:
+    """[vmc] profile and root_turn_180 reach the wire: Perfect Sync names to VSeeFace, a VNyan
+    "+Z" avatar's root turned 180 degrees; without them the preset's own names and root."""
+    from contextlib import ExitStack
+
+    from vtuber.app import build_senders
+    from vtuber.config import build_config
+
+    def received(vmc: dict) -> list:
+        with udp_socket() as rx, ExitStack() as stack:
+            host, port = rx.getsockname()
+            config = build_config({"vmc": {"targets": [f"{host}:{port}"], **vmc}, "websocket": {"enabled": False}})
+            (tx,) = build_senders(config, stack, "vrm0")
+            tx.send(full_pose(), 0.0)
+            return _vmc_messages(drain(rx))
+
+    names = lambda msgs: {args[0] for a, args in msgs if a == "/VMC/Ext/Blend/Val"}  # noqa: E731
+    root_qy = lambda msgs: next(args for a, args in msgs if a == "/VMC/Ext/Root/Pos")[5]  # noqa: E731
+    plain = received({"preset": "vseeface"})
+    assert "Blink_L" in names(plain) and "EyeBlinkLeft" not in names(plain)
+    assert abs(root_qy(plain)) < 1e-6
+    custom = received({"preset": "vnyan", "profile": "perfect_sync", "root_turn_180": True})
+    assert {"EyeBlinkLeft", "JawOpen"} <= names(custom)  # Perfect Sync (which also carries the VRM 0.x presets)
+    assert abs(root_qy(custom)) == pytest.approx(1.0, abs=1e-6)

@@ -10,9 +10,9 @@ vseeface       vrm0     rest offsets    no          wants whole frames as bundle
                                                     frame goes out back to back in one ``send`` (never
                                                     single messages), <= 1472 B each
 warudo         vrm0     rest offsets    180 deg     XR Animator turns the root 180 deg for Warudo;
-                                                    VRM1 models want ``profile = "vrm1"``
+                                                    VRM1 models want ``[vmc] profile = "vrm1"``
 vnyan          vrm0     rest offsets    no          XR Animator's plain "VNyan" mode (its "VNyan(+Z)"
-                                                    mode = ``root_turn_180 = true``)
+                                                    mode = ``[vmc] root_turn_180 = true``)
 vmagicmirror   perfect  rest offsets    no          reads Perfect Sync clips; re-targets received
                _sync                                poses, so load the same avatar on both sides
 evmc4u         vrm0     rest offsets    no          Bone Position Synchronize (on by default) applies
@@ -77,8 +77,8 @@ PRESETS: Mapping[str, VmcPreset] = MappingProxyType(
     {
         "generic": VmcPreset("generic", notes="the VMC spec as written; blendshapes as the avatar profile names them"),
         "vseeface": VmcPreset("vseeface", profile="vrm0", notes="VMC receiver on 39539; whole frames as bundles"),
-        "warudo": VmcPreset("warudo", profile="vrm0", root_turn_180=True, notes="root turned 180 deg; VRM1 models: profile vrm1"),
-        "vnyan": VmcPreset("vnyan", profile="vrm0", notes="VNyan(+Z) mode: root_turn_180 = true"),
+        "warudo": VmcPreset("warudo", profile="vrm0", root_turn_180=True, notes="root turned 180 deg; VRM1 models: [vmc] profile = vrm1"),
+        "vnyan": VmcPreset("vnyan", profile="vrm0", notes="VNyan(+Z) mode: [vmc] root_turn_180 = true"),
         "vmagicmirror": VmcPreset("vmagicmirror", profile="perfect_sync", notes="load the same avatar in both apps"),
         "evmc4u": VmcPreset("evmc4u", profile="vrm0", notes="rest offsets as positions; untick Bone Position Synchronize or pass rest_offsets"),
     }
