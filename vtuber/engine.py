@@ -136,10 +136,10 @@ class Engine:
             grabber = LatestFrameGrabber(self.source, paced=self.pace).start()
         else:
             prefetch = PrefetchReader(self.source).start()
+        self._gc.start()  # a full collection and freeze (~60 ms): before the clock starts
         start = time.monotonic()
         next_stats = start + stats_interval_s
         ended_by = "source ended"
-        self._gc.start()
         try:
             while not self._stop.is_set():
                 if max_frames and self.telemetry.frames >= max_frames:

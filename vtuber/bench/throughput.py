@@ -99,6 +99,51 @@ class _UdpSink:
         self._proc.wait(timeout=5.0)
 
 
+_WS_READERS_SCRIPT = """
+import asyncio, sys
+from websockets.asyncio.client import connect
+url, count = sys.argv[1], int(sys.argv[2])
+received = [0] * count
+async def reader(i, ready):
+    async with connect(url) as ws:
+        await ws.recv()  # hello
+        ready.set()
+        async for _ in ws:
+            received[i] += 1
+async def main():
+    readies = [asyncio.Event() for _ in range(count)]
+    tasks = [asyncio.create_task(reader(i, readies[i])) for i in range(count)]
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 10)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    print(sum(received), flush=True)
+asyncio.run(main())
+"""
+
+
+class _WsReaders:
+    """``count`` real WebSocket clients reading every frame, in their own process as OBS browser
+    sources would be (their decoding does not take the engine's interpreter lock)."""
+
+    def __init__(self, url: str, count: int) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _WS_READERS_SCRIPT, url, str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self._proc.stdout is not None
+        if self._proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the {count} WebSocket bench readers did not connect to {url}")
+        self.frames = 0
+
+    def close(self) -> None:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.close()
+        self.frames = int(self._proc.stdout.readline() or 0)
+        self._proc.wait(timeout=5.0)
+
+
 class _WsClients:
     """``count`` real WebSocket clients reading every message in a background event loop."""
 
@@ -149,8 +194,13 @@ def _engine(source: Any, tracker: Any, senders: Sequence[Any], *, pace: bool, on
     return engine
 
 
-def bench_clip(clip: Path, mode: str, *, face_backend: str = "mesh", warmup: int = 10) -> ThroughputResult:
-    """One clip through the full engine, unpaced, with real VMC and WebSocket outputs."""
+WS_READERS = 3  # browser sources reading the WebSocket stream (the soak's count)
+
+
+def bench_clip(clip: Path, mode: str, *, face_backend: str = "mesh", warmup: int = 10, ws_readers: int = WS_READERS) -> ThroughputResult:
+    """One clip through the full engine, unpaced, with real VMC and WebSocket outputs: a VMC
+    receiver and ``ws_readers`` WebSocket clients, each in a child process, so the stream is
+    really encoded and sent every frame (without clients the server skips the encoding)."""
     from vtuber.track.mediapipe_adapter import MediaPipeTracker
 
     with ExitStack() as stack:
@@ -160,6 +210,9 @@ def bench_clip(clip: Path, mode: str, *, face_backend: str = "mesh", warmup: int
         ws = WebSocketServer("127.0.0.1", 0)
         ws.start()
         stack.callback(ws.close)
+        if ws_readers:
+            readers = _WsReaders(f"ws://127.0.0.1:{ws.port}/", ws_readers)
+            stack.callback(readers.close)
         tracker = stack.enter_context(MediaPipeTracker(mode, face_backend=face_backend))  # type: ignore[arg-type]
         warm = VideoFileSource(clip)  # warm the graphs up so start-up does not count
         for _ in range(warmup):
