@@ -27,6 +27,13 @@ def test_mead_head_angles_within_four_degrees() -> None:
     assert r["clips"] == 8
     assert all(c > 0.3 for c in r["correlation_yaw_pitch_roll"])  # the documented signs hold
     assert max(r["yaw"], r["pitch"], r["roll"]) <= 4.0, r
+    # The clips barely move (a constant 0-degree solver scores 0.71 / 0.81 / 0.47 deg on the
+    # per-clip metric, better than ours on pitch), so the acceptance number alone cannot tell a
+    # tracking solver from a constant one. That it tracks motion: the per-axis correlation with
+    # the fits (per-clip means removed; a constant's is 0) is well above 0 on every axis (today
+    # 0.92 / 0.64 / 0.91), and on yaw and roll it beats the constant on the per-clip metric too.
+    assert min(r["correlation_yaw_pitch_roll"]) >= 0.5, r["correlation_yaw_pitch_roll"]
+    assert r["yaw"] < r["constant"]["yaw"] and r["roll"] < r["constant"]["roll"], (r["constant"], r)
 
 
 def test_winks_with_face_mesh_landmarks() -> None:
