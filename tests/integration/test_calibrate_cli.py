@@ -121,6 +121,53 @@ def test_installed_in_the_main_cli(tmp_path) -> None:
     assert done.returncode == 0 and "no profiles" in done.stdout
 
 
+def test_calibration_dir_before_or_after_the_profiles_action(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)  # the default calibration/ is relative
+    root = tmp_path / "cal"
+    store.save_camera_profile("c920", EXAMPLE_CAMERA, rms_px=0.2, quality={}, root=root)
+    for argv in (["--calibration-dir", str(root), "list"], ["list", "--calibration-dir", str(root)]):
+        code, out, err = run(["calibrate", "profiles", *argv], capsys)
+        assert code == 0 and out.startswith("  camera c920"), (argv, out, err)
+    code, out, _ = run(["calibrate", "profiles", "list"], capsys)
+    assert code == 0 and "no profiles in calibration/" in out  # the default is kept
+    code, _, err = run(["calibrate", "profiles", "select", "camera", "c920", "--calibration-dir", str(root)], capsys)
+    assert code == 0 and store.selected("camera", root) == "c920", err
+    code, _, _ = run(["calibrate", "profiles", "--calibration-dir", str(tmp_path / "other"), "select", "camera", "--none",
+                      "--calibration-dir", str(root)], capsys)
+    assert code == 0 and store.selected("camera", root) is None  # after the action wins
+    code, _, err = run(["calibrate", "profiles", "delete", "camera", "c920", "--calibration-dir", str(root)], capsys)
+    assert code == 0 and "deleted" in err and store.list_profiles("camera", root) == []
+
+
+@pytest.mark.parametrize("views", ["4", "0", "-3"])
+def test_views_below_the_minimum_are_refused_while_parsing(tmp_path, shots, capsys, views) -> None:
+    from vtuber.calibrate.camera import MIN_VIEWS
+
+    argv = ["calibrate", "camera", "--source", str(shots), "--name", "x", "--calibration-dir", str(tmp_path), "--views", views]
+    with pytest.raises(SystemExit) as exc:
+        run(argv, capsys)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].endswith(f"error: argument --views: must be at least {MIN_VIEWS} (the fewest views a camera fit needs), got {views}")
+    assert "looking for" not in err and not list(tmp_path.iterdir())  # nothing captured or saved
+    parser = argparse.ArgumentParser(prog="vtuber")
+    calibrate_command.register(parser.add_subparsers(dest="command"))
+    assert parser.parse_args(["calibrate", "camera", "--views", str(MIN_VIEWS)]).views == MIN_VIEWS
+
+
+@pytest.mark.skipif("calibrate" not in cli.COMMAND_MODULES, reason="vtuber.cli does not list the calibrate command yet")
+def test_main_cli_option_order_and_views_minimum(tmp_path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def vtuber(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "vtuber", *argv], capture_output=True, text=True, timeout=60, env=env, check=False)
+
+    done = vtuber("calibrate", "profiles", "list", "--calibration-dir", str(tmp_path))
+    assert done.returncode == 0 and f"no profiles in {tmp_path}/" in done.stdout, done.stderr
+    done = vtuber("calibrate", "camera", "--views", "4", "--source", str(tmp_path), "--name", "x")
+    assert done.returncode == 2 and "argument --views: must be at least 5" in done.stderr.splitlines()[-1], done.stderr
+
+
 def test_guided_step_options_are_checked_in_one_line(tmp_path, capsys) -> None:
     cases = [
         (["calibrate", "face", "--name", "me", "--steps", "neutral,blink"], "--steps 'neutral,blink': use a comma list of neutral, closed, wide, mouth"),

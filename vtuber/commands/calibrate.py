@@ -62,7 +62,10 @@ def register(sub: Any) -> None:
     cam.add_argument("--dictionary", default="DICT_4X4_50", help="ArUco dictionary (default DICT_4X4_50)")
     cam.add_argument("--paper", default="a4", help="a4 (default), letter or a3; landscape")
     cam.add_argument("--dpi", type=float, default=300.0, help="resolution of the sheet (default 300)")
-    cam.add_argument("--views", type=int, default=DEFAULT_VIEWS, help=f"distinct views to collect (default {DEFAULT_VIEWS})")
+    cam.add_argument(
+        "--views", type=_views, default=DEFAULT_VIEWS, metavar="N",
+        help=f"distinct views to collect, at least the fit's minimum (default {DEFAULT_VIEWS})",
+    )
     cam.add_argument("--duration", type=float, metavar="S", help=f"give up a live capture after S seconds (default {LIVE_DURATION_S:g})")
     cam.add_argument("--width", type=int, default=640, help="webcam width to request (default 640)")
     cam.add_argument("--height", type=int, default=480, help="webcam height to request (default 480)")
@@ -81,14 +84,37 @@ def register(sub: Any) -> None:
     psub = prof.add_subparsers(dest="profiles_command", metavar="ACTION")
     prof.set_defaults(handler=lambda args: _usage(prof))
     ls = psub.add_parser("list", help="list the profiles, the selected ones marked *")
+    _calibration_dir_after_action(ls)
     ls.set_defaults(handler=cmd_profiles_list)
     for action, text in (("select", "make a profile the default"), ("delete", "delete a profile")):
         q = psub.add_parser(action, help=text)
+        _calibration_dir_after_action(q)
         q.add_argument("kind", choices=("camera", "user"))
         q.add_argument("name", nargs="?" if action == "select" else None, metavar="NAME")
         if action == "select":
             q.add_argument("--none", action="store_true", help="clear the selection instead")
         q.set_defaults(handler=cmd_profiles_select if action == "select" else cmd_profiles_delete)
+
+
+def _calibration_dir_after_action(parser: argparse.ArgumentParser) -> None:
+    """``profiles ACTION --calibration-dir DIR`` as well as ``profiles --calibration-dir DIR ACTION``:
+    the same dest, with no default here, so that leaving it out after the action keeps the value
+    (or default) given before it."""
+    parser.add_argument("--calibration-dir", metavar="DIR", default=argparse.SUPPRESS, help="profile folder (default calibration/)")
+
+
+def _views(text: str) -> int:
+    """``--views N``: an integer no smaller than the camera fit's minimum (checked while parsing,
+    before anything is captured)."""
+    from vtuber.calibrate.camera import MIN_VIEWS
+
+    try:
+        views = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if views < MIN_VIEWS:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_VIEWS} (the fewest views a camera fit needs), got {views}")
+    return views
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:

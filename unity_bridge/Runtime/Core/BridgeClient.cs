@@ -39,9 +39,14 @@ namespace Vtuber.Bridge.Core
         volatile string _lastError;
         volatile bool _schemaMismatch;
         volatile HelloMessage _hello;
+        // Background task only: a hello arrived on the current connection; the last line logged
+        // by Report (a repeated failure is logged once; a hello clears it).
+        bool _helloOnThisConnection;
+        string _lastLogged;
         long _framesReceived, _framesReplaced, _connections;
 
-        /// <summary>First delay before reconnecting; doubles on each failed attempt up to MaxReconnectDelay.</summary>
+        /// <summary>First delay before reconnecting; doubles on each failed attempt up to MaxReconnectDelay.
+        /// A connection that reached hello resets it, however that connection ended.</summary>
         public TimeSpan MinReconnectDelay = TimeSpan.FromSeconds(0.5);
         public TimeSpan MaxReconnectDelay = TimeSpan.FromSeconds(10);
         public TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
@@ -50,7 +55,14 @@ namespace Vtuber.Bridge.Core
         /// <param name="requiredCoords">the coords the hello must announce ("unity" for avatars), or null.</param>
         public BridgeClient(string url, string requiredCoords)
         {
-            _uri = new Uri(url);
+            try
+            {
+                _uri = new Uri(url);
+            }
+            catch (UriFormatException e)
+            {
+                throw new ArgumentException("invalid url \"" + url + "\": " + e.Message);
+            }
             if (_uri.Scheme != "ws" && _uri.Scheme != "wss")
                 throw new ArgumentException("url must start with ws:// or wss://, got " + url);
             _session = new ProtocolSession(requiredCoords);
@@ -130,11 +142,11 @@ namespace Vtuber.Bridge.Core
         async Task RunAsync(CancellationToken token)
         {
             TimeSpan delay = MinReconnectDelay;
-            string lastLogged = null;
+            _lastLogged = null;
             while (!token.IsCancellationRequested)
             {
                 _state = (int)BridgeState.Connecting;
-                bool reachedHello = false;
+                _helloOnThisConnection = false;
                 using (var socket = new ClientWebSocket())
                 {
                     _socket = socket;
@@ -146,28 +158,29 @@ namespace Vtuber.Bridge.Core
                             await socket.ConnectAsync(_uri, connectCts.Token).ConfigureAwait(false);
                         }
                         _session.Reset();
-                        reachedHello = await ReceiveLoopAsync(socket, token).ConfigureAwait(false);
+                        await ReceiveLoopAsync(socket, token).ConfigureAwait(false);
                         string reason = socket.CloseStatus.HasValue
                             ? "closed by the engine (" + (int)socket.CloseStatus.Value + " " + socket.CloseStatusDescription + ")"
                             : "connection closed";
-                        Report(reason, ref lastLogged);
+                        Report(reason);
                     }
                     catch (SchemaVersionException e)
                     {
                         _schemaMismatch = true;
-                        Report(e.Message, ref lastLogged);
-                        delay = MaxReconnectDelay;
+                        Report(e.Message);
                         await CloseQuietly(socket, WebSocketCloseStatus.PolicyViolation, "unsupported schema").ConfigureAwait(false);
                     }
                     catch (ProtocolException e)
                     {
-                        Report("protocol error: " + e.Message, ref lastLogged);
+                        Report("protocol error: " + e.Message);
                         await CloseQuietly(socket, WebSocketCloseStatus.ProtocolError, "protocol error").ConfigureAwait(false);
                     }
                     catch (Exception e)
                     {
                         if (token.IsCancellationRequested) break;
-                        Report("cannot reach " + _uri + ": " + Describe(e), ref lastLogged);
+                        // A working connection dropped without a close (engine killed, or it dropped
+                        // this client as stalled) is a lost connection, not an unreachable engine.
+                        Report((_helloOnThisConnection ? "lost the connection to " : "cannot reach ") + _uri + ": " + Describe(e));
                     }
                     finally
                     {
@@ -176,7 +189,10 @@ namespace Vtuber.Bridge.Core
                     }
                 }
                 if (token.IsCancellationRequested) break;
-                if (reachedHello) delay = MinReconnectDelay;
+                // Schema mismatch: retrying soon will not help. Otherwise a connection that reached
+                // hello worked: retry soon, however it ended (close, abort, protocol error).
+                if (_schemaMismatch) delay = MaxReconnectDelay;
+                else if (_helloOnThisConnection) delay = MinReconnectDelay;
                 _state = (int)BridgeState.WaitingToReconnect;
                 try
                 {
@@ -191,12 +207,11 @@ namespace Vtuber.Bridge.Core
             _state = (int)BridgeState.Stopped;
         }
 
-        /// <summary>Reads messages until the socket closes; returns whether a hello arrived.</summary>
-        async Task<bool> ReceiveLoopAsync(ClientWebSocket socket, CancellationToken token)
+        /// <summary>Reads messages until the socket closes; sets _helloOnThisConnection when a hello arrives.</summary>
+        async Task ReceiveLoopAsync(ClientWebSocket socket, CancellationToken token)
         {
             var buffer = new byte[16 * 1024];
             var message = new MemoryStream();
-            bool reachedHello = false;
             while (socket.State == WebSocketState.Open)
             {
                 var result = await socket.ReceiveAsync(new ArraySegment<byte>(buffer), token).ConfigureAwait(false);
@@ -217,7 +232,8 @@ namespace Vtuber.Bridge.Core
                 var hello = parsed as HelloMessage;
                 if (hello != null)
                 {
-                    reachedHello = true;
+                    _helloOnThisConnection = true;
+                    _lastLogged = null; // the next failure is news, even if it repeats the last one
                     _hello = hello;
                     _lastError = null;
                     _schemaMismatch = false;
@@ -239,14 +255,13 @@ namespace Vtuber.Bridge.Core
                     }
                 }
             }
-            return reachedHello;
         }
 
-        void Report(string error, ref string lastLogged)
+        void Report(string error)
         {
             _lastError = error;
-            if (error != lastLogged) _log.Enqueue(error); // log a repeated failure once
-            lastLogged = error;
+            if (error != _lastLogged) _log.Enqueue(error); // log a repeated failure once (until the next hello)
+            _lastLogged = error;
         }
 
         static async Task CloseQuietly(ClientWebSocket socket, WebSocketCloseStatus status, string reason)
@@ -267,7 +282,7 @@ namespace Vtuber.Bridge.Core
         {
             var inner = e;
             while (inner.InnerException != null) inner = inner.InnerException;
-            return inner == e ? e.Message : e.Message + " (" + inner.Message + ")";
+            return inner == e || inner.Message == e.Message ? e.Message : e.Message + " (" + inner.Message + ")";
         }
     }
 }

@@ -22,6 +22,9 @@ namespace Vtuber.Bridge.Core
         public const string NamesArkit = "arkit";
 
         /// <summary>ws://host:port/?coords=...&amp;names=...</summary>
+        /// <param name="host">a host name or IP address (IPv6 with or without brackets); surrounding
+        /// spaces are ignored.</param>
+        /// <exception cref="ArgumentException">an invalid host, port, coords or names (the message says which).</exception>
         public static string BuildUrl(string host, int port, string coords, string names)
         {
             if (coords != CoordsUnity && coords != CoordsGltf)
@@ -29,8 +32,27 @@ namespace Vtuber.Bridge.Core
             if (names != NamesProfile && names != NamesArkit)
                 throw new ArgumentException("names must be \"profile\" or \"arkit\", got \"" + names + "\"");
             if (port < 1 || port > 65535) throw new ArgumentException("port must be 1-65535, got " + port);
-            string h = host.Contains(":") && !host.StartsWith("[") ? "[" + host + "]" : host; // IPv6 literal
-            return "ws://" + h + ":" + port.ToString(CultureInfo.InvariantCulture) + "/?coords=" + coords + "&names=" + names;
+            string trimmed = host == null ? "" : host.Trim();
+            if (trimmed.Length == 0) throw new ArgumentException("host is empty: give a host name or IP address, e.g. 127.0.0.1");
+            if (trimmed.Contains("://") || trimmed.Contains("/"))
+                throw new ArgumentException("host must be a host name or IP address only (no ws://, path or port), got \"" + host + "\"");
+            bool ipv6 = trimmed.Contains(":");
+            string bare = ipv6 && trimmed.StartsWith("[") && trimmed.EndsWith("]") ? trimmed.Substring(1, trimmed.Length - 2) : trimmed;
+            UriHostNameType kind = Uri.CheckHostName(bare);
+            if (kind == UriHostNameType.Unknown || kind == UriHostNameType.Basic || (ipv6 && kind != UriHostNameType.IPv6))
+                throw new ArgumentException("host is not a valid host name or IP address" +
+                                            (ipv6 ? " (a port goes in the port field)" : "") + ", got \"" + host + "\"");
+            string h = ipv6 ? "[" + bare + "]" : bare; // IPv6 literal
+            string url = "ws://" + h + ":" + port.ToString(CultureInfo.InvariantCulture) + "/?coords=" + coords + "&names=" + names;
+            try
+            {
+                new Uri(url);
+            }
+            catch (UriFormatException e)
+            {
+                throw new ArgumentException("host \"" + host + "\" does not make a valid url: " + e.Message);
+            }
+            return url;
         }
 
         /// <summary>Parse one text message: a HelloMessage, a FrameMessage, or an UnknownMessage (ignore it).</summary>

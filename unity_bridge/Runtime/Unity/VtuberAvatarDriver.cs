@@ -193,14 +193,13 @@ namespace Vtuber.Bridge
                 }
             }
 
+            // Smoothed with or without an adapter: GetExpressionWeight reads _exprCurrent.
+            for (int i = 0; i < _exprNames.Count; i++)
+                _exprCurrent[i] = Mathf.Lerp(_exprCurrent[i], _exprTarget[i], tExpr);
             if (expressionAdapter != null)
             {
                 _exprBuffer.Clear();
-                for (int i = 0; i < _exprNames.Count; i++)
-                {
-                    _exprCurrent[i] = Mathf.Lerp(_exprCurrent[i], _exprTarget[i], tExpr);
-                    _exprBuffer.Add(new NamedWeight(_exprNames[i], _exprCurrent[i]));
-                }
+                for (int i = 0; i < _exprNames.Count; i++) _exprBuffer.Add(new NamedWeight(_exprNames[i], _exprCurrent[i]));
                 expressionAdapter.ApplyWeights(_exprBuffer);
             }
         }

@@ -86,7 +86,7 @@ namespace Vtuber.Bridge
                     MaxReconnectDelay = TimeSpan.FromSeconds(Mathf.Max(minReconnectDelay, maxReconnectDelay)),
                 };
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException || e is FormatException) // FormatException: UriFormatException
             {
                 Debug.LogError("VtuberReceiver: " + e.Message, this);
                 enabled = false;

@@ -174,6 +174,29 @@ namespace Vtuber.Bridge.Tests
                 Assert.Throws<ArgumentException>(() => Protocol.BuildUrl("h", 8765, "Unity", "profile"), "coords case");
                 Assert.Throws<ArgumentException>(() => Protocol.BuildUrl("h", 0, "unity", "profile"), "port");
                 Assert.Throws<ArgumentException>(() => new BridgeClient("http://127.0.0.1:8765/", "unity"), "scheme");
+                Assert.Throws<ArgumentException>(() => new BridgeClient("ws://my pc:8765/", "unity"), "bad url: ArgumentException, not UriFormatException");
+            });
+
+            r.Run("url: hosts are trimmed and checked (an ArgumentException, never a UriFormatException)", () =>
+            {
+                Assert.Equal("ws://127.0.0.1:8765/?coords=unity&names=profile",
+                    Protocol.BuildUrl(" 127.0.0.1 ", 8765, "unity", "profile"), "spaces around");
+                Assert.Equal("ws://localhost:8765/?coords=unity&names=profile",
+                    Protocol.BuildUrl("localhost", 8765, "unity", "profile"), "name");
+                Assert.Equal("ws://my-pc.local:8765/?coords=unity&names=profile",
+                    Protocol.BuildUrl("my-pc.local", 8765, "unity", "profile"), "dotted name");
+                Assert.Equal("ws://[::1]:8765/?coords=unity&names=profile",
+                    Protocol.BuildUrl("[::1]", 8765, "unity", "profile"), "bracketed ipv6");
+                foreach (var bad in new[] { "", "   ", null, "my pc", "ws://127.0.0.1", "127.0.0.1/x", "127.0.0.1:8765", "a\tb", "h?x", "h#x", "[::1" })
+                {
+                    var e = Assert.Throws<ArgumentException>(() => Protocol.BuildUrl(bad, 8765, "unity", "profile"),
+                        "host \"" + bad + "\"");
+                    Assert.True(e.Message.StartsWith("host"), "message names the host: " + e.Message);
+                    Assert.True(e.Message.IndexOf('\n') < 0, "one line: " + e.Message);
+                }
+                // What VtuberReceiver.OnEnable does with the url: no other exception type escapes.
+                foreach (var ok in new[] { "127.0.0.1 ", "::1", "example.com" })
+                    new BridgeClient(Protocol.BuildUrl(ok, 8765, "unity", "profile"), "unity").Dispose();
             });
 
             r.Run("client: nothing to take before start; stop is idempotent", () =>

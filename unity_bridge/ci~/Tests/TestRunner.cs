@@ -1,6 +1,7 @@
 // A tiny test runner for the bridge's protocol core under Mono (no NUnit in Debian's minimal mono).
 //   mono CoreTests.exe MESSAGES_DIR                 unit tests + the engine-emitted messages
 //   mono CoreTests.exe --live URL CONNECTIONS SECS  BridgeClient against a running engine server
+//   mono CoreTests.exe --live-drops URL DROPS SECS  the server drops working connections (tests/unity_bridge)
 // Prints every failure and "N passed, N failed"; exit code 1 on any failure.
 using System;
 using System.Collections.Generic;
@@ -87,6 +88,11 @@ namespace Vtuber.Bridge.Tests
                 LiveTests.Run(runner, args[1], int.Parse(args[2], CultureInfo.InvariantCulture),
                               double.Parse(args[3], CultureInfo.InvariantCulture));
             }
+            else if (args.Length == 4 && args[0] == "--live-drops")
+            {
+                LiveTests.RunDrops(runner, args[1], int.Parse(args[2], CultureInfo.InvariantCulture),
+                                   double.Parse(args[3], CultureInfo.InvariantCulture));
+            }
             else if (args.Length == 1)
             {
                 CoreTests.Run(runner);
@@ -94,7 +100,7 @@ namespace Vtuber.Bridge.Tests
             }
             else
             {
-                Console.WriteLine("usage: CoreTests.exe MESSAGES_DIR | --live URL CONNECTIONS SECONDS");
+                Console.WriteLine("usage: CoreTests.exe MESSAGES_DIR | --live URL CONNECTIONS SECONDS | --live-drops URL DROPS SECONDS");
                 return 2;
             }
             return runner.Finish();
