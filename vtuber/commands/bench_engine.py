@@ -79,8 +79,12 @@ def cmd_throughput(args: argparse.Namespace) -> int:
             "`vtuber bench throughput` (unpaced: `--no-pace`), each clip through the whole engine: MediaPipe "
             "(Face Mesh for face; Face Mesh and Hands for face_hands; Pose, Hands and Face Mesh concurrently for "
             "upper_body), solvers, balanced smoothing, retargeting, and sending to a real VMC UDP receiver in its own "
-            "process plus a running WebSocket server. Stages in ms p50/p95/p99 (wall clock in the engine thread, "
-            "frame by frame after MediaPipe has run); *after tracking* = solve + smooth + retarget + send.\n\n"
+            "process and to the WebSocket server with 3 reading clients in another process (as OBS browser sources "
+            "would be; the server encodes each frame once on its own thread, which competes with the engine thread "
+            "for the interpreter lock). Stages in ms p50/p95/p99 (wall clock in the engine thread, frame by frame "
+            "after MediaPipe has run); *capture* = from the frame's decode to the engine taking it (an unpaced run "
+            "decodes up to two frames ahead, so this includes their wait); *after tracking* = solve + smooth + "
+            "retarget + send.\n\n"
             f"{table}\n\n![per-stage p95]({png.name})\n"
         )
         write_section(args.doc, "throughput", text)
