@@ -217,7 +217,8 @@ def load_face_calibration(config: EngineConfig) -> FaceCalibration:
     """The user's profile (``--user-profile`` or the selected one): its ``[face]`` section and,
     riding along for the body solver, its ``[body]`` section (``FaceCalibration.body``). A missing
     section means defaults quietly; a broken one is one warning line naming the file and field,
-    then defaults for that section only."""
+    then defaults for that section only. With a 68-point tracker (dlib, FAN) the ``[face]``
+    section, measured with MediaPipe, is left out with one warning line."""
     import dataclasses
 
     from vtuber.calibrate import store
@@ -243,6 +244,17 @@ def load_face_calibration(config: EngineConfig) -> FaceCalibration:
             continue
         loaded.append(section)
         calibration = value if section == "face" else dataclasses.replace(calibration, body=value)
+    if "face" in loaded and config.track.backend != "mediapipe":
+        # ``vtuber calibrate face`` measures MediaPipe's landmarks: its neutral head rotation and
+        # eye/mouth ranges do not fit a 68-point tracker's (``solve_rig`` ignores them there too)
+        logger.warning(
+            "user profile %s: its face calibration was made with MediaPipe and is not used with --tracker %s "
+            "(68-point defaults instead)",
+            name,
+            config.track.backend,
+        )
+        loaded.remove("face")
+        calibration = FaceCalibration(body=calibration.body)
     logger.info("user profile: %s (%s)", name, ", ".join(loaded) or "no usable sections")
     return calibration
 

@@ -236,3 +236,37 @@ def test_dlib_landmarks_on_300w_reach_detector_accuracy(dlib_tracker) -> None:
     assert max(errors) < MAX_NME_PER_IMAGE
     assert float(np.mean(errors)) < MAX_NME_MEAN
     assert not math.isnan(float(np.mean(errors)))
+
+
+def test_d14_gaze_reaches_the_68_point_rig_and_survives_a_session(dlib_tracker) -> None:
+    """d14 frame 60: the subject looks to her right (checked on the image). The dlib run's rig
+    has that gaze (right eye out, left eye in, both eye bones turned to her right), and the
+    landmarks record as a session stores it gives the same rig (replay reproduces the gaze)."""
+    import json as _json
+
+    from vtuber.record.session import landmarks_from_json, landmarks_to_json
+    from vtuber.records import Frame
+    from vtuber.solve.rig import solve_rig
+
+    capture = cv2.VideoCapture(str(media_path("liveportrait/d14.mp4")))
+    try:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, 60)
+        ok, bgr = capture.read()
+    finally:
+        capture.release()
+    assert ok
+    frame = Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), t=2.0, index=60)
+    camera = CameraIntrinsics.from_fov(*frame.size, 60.0)
+    landmarks = dlib_tracker.track(frame)
+    rig = solve_rig(landmarks, camera)
+    b = rig.blendshapes
+    print({k: round(v, 2) for k, v in b.items() if k.startswith("eyeLook")})
+    assert b["eyeLookOutRight"] > 0.3 and b["eyeLookInLeft"] > 0.3
+    assert b["eyeLookInRight"] == 0.0 and b["eyeLookOutLeft"] == 0.0
+    for bone in ("LeftEye", "RightEye"):
+        assert math.degrees(geometry.to_yaw_pitch_roll(rig.bones[bone])[0]) < -5.0  # + = her left
+    replayed = solve_rig(landmarks_from_json(_json.loads(_json.dumps(landmarks_to_json(landmarks)))), camera)
+    for name in face68.LOOK_CHANNELS68:
+        assert replayed.blendshapes[name] == pytest.approx(b[name], abs=1e-6)
+    for bone in ("LeftEye", "RightEye"):
+        np.testing.assert_allclose(replayed.bones[bone], rig.bones[bone], atol=1e-6)

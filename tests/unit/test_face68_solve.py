@@ -154,3 +154,79 @@ def test_solve_face68_bundles_head_blinks_and_mouth() -> None:
     head, shapes = face68.solve_face68(model_face(), SIZE, CAMERA)
     assert head is not None
     assert {"eyeBlinkLeft", "eyeBlinkRight", "jawOpen", "aa"} <= set(shapes)
+
+
+def _eyes_image(face: FaceLandmarks, toward: str) -> np.ndarray:
+    """A grey image with white eye regions and a dark pupil in each, both eyes looking toward
+    the subject's ``toward`` side (``"left"`` / ``"right"``), 0.7 of the way to that corner."""
+    image = np.full((SIZE[1], SIZE[0], 3), 200, np.uint8)
+    px = face.points[:, :2] * SIZE
+    for side, ids in face68.EYES.items():
+        cv2.fillPoly(image, [np.round(px[list(ids)]).astype(np.int32)], (235, 235, 235))
+        outer, inner = px[face68.EYE_CORNERS[side][0]], px[face68.EYE_CORNERS[side][1]]
+        near, far = (outer, inner) if side == toward else (inner, outer)  # the corner looked toward
+        centre = far + 0.7 * (near - far)
+        cv2.circle(image, tuple(round(c) for c in centre), 2, (20, 20, 20), -1)
+    return image
+
+
+def test_face68_attach_gaze_puts_the_image_gaze_in_the_landmarks_record() -> None:
+    face = model_face()
+    attached = face68.attach_gaze68(face, _eyes_image(face, "right"))
+    assert set(attached.blendshapes) == set(face68.LOOK_CHANNELS68)
+    np.testing.assert_array_equal(attached.points, face.points)
+    # the subject looks to her right: the right eye looks out, the left eye in
+    assert attached.blendshapes["eyeLookOutRight"] > 0.3 and attached.blendshapes["eyeLookInLeft"] > 0.3
+    assert attached.blendshapes["eyeLookInRight"] == 0.0 and attached.blendshapes["eyeLookOutLeft"] == 0.0
+    flat = np.full((SIZE[1], SIZE[0], 3), 128, np.uint8)  # no contrast: no pupils, no channels
+    assert face68.attach_gaze68(face, flat) is face
+
+
+def test_face68_solve_eyes_inverts_look_weights_and_covers_a_closed_eye() -> None:
+    from vtuber.solve.gaze import EyeGaze, look_weights
+
+    left, right = EyeGaze(-12.0, 5.0), EyeGaze(-9.0, -4.0)  # both toward the subject's right
+    looks = {**look_weights(left, "L"), **look_weights(right, "R")}
+    shapes, bones = face68.solve_eyes68(looks, {"eyeBlinkLeft": 0.0, "eyeBlinkRight": 0.0})
+    assert shapes == pytest.approx(looks)
+    np.testing.assert_allclose(bones["LeftEye"], left.rotation(), atol=1e-12)
+    np.testing.assert_allclose(bones["RightEye"], right.rotation(), atol=1e-12)
+    shapes, bones = face68.solve_eyes68(looks, {"eyeBlinkLeft": 0.9, "eyeBlinkRight": 0.0})  # left closed
+    np.testing.assert_allclose(bones["LeftEye"], right.rotation(), atol=1e-12)
+    shapes, bones = face68.solve_eyes68(looks, {"eyeBlinkLeft": 0.9, "eyeBlinkRight": 0.9})
+    np.testing.assert_allclose(bones["LeftEye"], geometry.IDENTITY, atol=1e-12)
+    only_left = {k: v for k, v in looks.items() if k.endswith("Left")}  # no pupil in the right eye
+    _, bones = face68.solve_eyes68(only_left, {})
+    np.testing.assert_allclose(bones["RightEye"], left.rotation(), atol=1e-12)
+    assert face68.solve_eyes68({}, {}) == ({}, {})
+
+
+def test_face68_rig_sends_the_tracker_gaze_as_eyelook_and_eye_bones() -> None:
+    """``solve_rig`` on 68 points: the eyeLook* a 68-point tracker attached become the rig's
+    eyeLook* channels and LeftEye/RightEye bones (both turned toward the subject's right)."""
+    from vtuber.records import Landmarks
+    from vtuber.solve.rig import solve_rig
+
+    face = face68.attach_gaze68(model_face(), _eyes_image(model_face(), "right"))
+    rig = solve_rig(Landmarks(t=0.0, index=0, image_size=SIZE, face=face), CAMERA)
+    assert rig.blendshapes["eyeLookOutRight"] > 0.3 and rig.blendshapes["eyeLookInLeft"] > 0.3
+    assert rig.blendshapes["eyeLookInRight"] == 0.0 and rig.blendshapes["eyeLookOutLeft"] == 0.0
+    for bone in ("LeftEye", "RightEye"):
+        yaw = math.degrees(geometry.to_yaw_pitch_roll(rig.bones[bone])[0])
+        assert yaw < -5.0, (bone, yaw)  # positive yaw looks toward the subject's left
+
+
+def test_face68_rig_ignores_the_mediapipe_face_calibration() -> None:
+    """``vtuber calibrate face`` measures MediaPipe's head fit; its neutral rotation must not be
+    taken out of the 68-point head fit (the profile's eye/mouth ranges never applied there)."""
+    from vtuber.records import Landmarks
+    from vtuber.solve.rig import FaceCalibration, solve_rig
+
+    q = geometry.from_yaw_pitch_roll(math.radians(10), math.radians(-5), 0.0)
+    landmarks = Landmarks(t=0.0, index=0, image_size=SIZE, face=model_face(q))
+    calibrated = FaceCalibration(neutral_rotation=geometry.from_yaw_pitch_roll(0.0, math.radians(6), 0.0))
+    plain = solve_rig(landmarks, CAMERA)
+    rig = solve_rig(landmarks, CAMERA, calibrated, previous_head=plain.head)
+    assert plain.head is not None and rig.head is not None
+    assert math.degrees(geometry.angle_between(rig.head.rotation, plain.head.rotation)) < 0.1
+    assert math.degrees(geometry.angle_between(rig.head.rotation, q)) < 0.5

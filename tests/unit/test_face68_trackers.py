@@ -63,6 +63,29 @@ def test_dlib_missing_model_is_one_line(tmp_path) -> None:
     assert "\n" not in str(info.value) and "nope.dat" in str(info.value)
 
 
+def test_dlib_track_attaches_the_image_gaze(dlib_tracker) -> None:
+    from vtuber.solve.face68 import LOOK_CHANNELS68
+
+    face = dlib_tracker.track(demo_frame()).face
+    assert face is not None and set(face.blendshapes) == set(LOOK_CHANNELS68)
+    assert all(0.0 <= v <= 1.0 for v in face.blendshapes.values())
+
+
+def test_dlib_wrong_predictor_fails_at_startup_in_one_line(dlib_tracker, monkeypatch) -> None:
+    """dlib's 5-point model (shipped beside the 68-point one) is refused by the constructor,
+    also through $VTUBER_DLIB_PREDICTOR, instead of failing on every frame."""
+    from vtuber.track.dlib_adapter import PREDICTOR_ENV, DlibTracker, default_predictor_path
+
+    five = default_predictor_path().with_name("shape_predictor_5_face_landmarks.dat")
+    if not five.is_file():
+        pytest.skip("shape_predictor_5_face_landmarks.dat not installed (face-recognition-models)")
+    monkeypatch.setenv(PREDICTOR_ENV, str(five))
+    with pytest.raises(TrackerError) as info:
+        DlibTracker()
+    message = str(info.value)
+    assert "\n" not in message and str(five) in message and "5 points, not 68" in message
+
+
 # ---------------------------------------------------------------------------------------------
 # face-alignment (FAN)
 # ---------------------------------------------------------------------------------------------
@@ -99,6 +122,48 @@ def test_fan_missing_weights_is_one_line_naming_file_and_folder(fan, tmp_path, k
     for name in also:
         assert name in message
     assert "docs/face68.md" in message
+
+
+def _broken_checkpoint(kind: str) -> bytes:
+    """A deliberately broken weights file: a real torch checkpoint cut short, or nothing."""
+    import io
+
+    import torch
+
+    if kind == "empty":
+        return b""
+    buffer = io.BytesIO()
+    torch.save({"weight": torch.zeros(4096)}, buffer, _use_new_zipfile_serialization=kind != "legacy")
+    data = buffer.getvalue()
+    return data[: len(data) - 64] if kind == "zip_tail" else data[: len(data) // 2] if kind == "zip_half" else data[:300]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name", "kind"),
+    [
+        ({}, "s3fd-619a316812.pth", "zip_tail"),  # the default S3FD detector, its end cut off
+        ({"face_detector": "dlib"}, "2DFAN4-11f355bf06.pth.tar", "zip_half"),
+        ({"face_detector": "dlib"}, "2DFAN4-11f355bf06.pth.tar", "legacy"),
+        ({"face_detector": "dlib"}, "2DFAN4-11f355bf06.pth.tar", "empty"),
+    ],
+)
+def test_fan_corrupt_weights_is_one_line_naming_file_and_folder(fan, tmp_path, kwargs, name, kind) -> None:
+    """A truncated or empty weights file, loaded by face-alignment's own code: one TrackerError
+    line naming the file and folder, not torch's traceback."""
+    if kwargs.get("face_detector") == "dlib":
+        pytest.importorskip("dlib", reason="dlib not installed")
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / name).write_bytes(_broken_checkpoint(kind))
+    with pytest.raises(TrackerError) as info:
+        fan.FanTracker(**kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"{name} in {folder} are corrupt or incomplete; copy it again" in message
+    import torch
+    import torch.serialization
+
+    assert torch.load is torch.serialization.load  # the adapter's recording wrapper is gone again
 
 
 def test_fan_missing_weights_names_the_files_face_alignment_requests(fan) -> None:
@@ -191,3 +256,4 @@ def test_fan_tracker_runs_face_alignments_pipeline(fan, monkeypatch) -> None:
     assert (landmarks.t, landmarks.index, landmarks.image_size) == (1.5, 7, (320, 240))
     assert landmarks.face is not None  # the larger of the two boxes was kept
     assert np.abs(landmarks.face.points[:, :2] * (320, 240) - truth).max() < 2.0 * _cell_px(scale)
+    assert landmarks.face.blendshapes == {}  # a black frame: no pupil to measure, no gaze

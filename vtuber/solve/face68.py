@@ -21,23 +21,33 @@ linearly to ``jawOpen`` and the viseme ``aa``.
 
 Gaze: 68 points have no iris. ``estimate_pupils`` finds the dark pupil blob inside each eye
 contour in the image (after VTuber_Unity's ``misc.py``: a centroid of the darkest pixels),
-and ``solve_gaze68`` turns it into ARKit ``eyeLook*`` channels. It needs the image, so it is not
-part of ``solve_face68``.
+and ``solve_gaze68`` turns it into ARKit ``eyeLook*`` channels. Both need the image, so the
+tracker adapters run them (``attach_gaze68``) and store the ``eyeLook*`` weights in
+``FaceLandmarks.blendshapes``, which sessions record: a replay reproduces the gaze.
+``solve_eyes68`` (pure, called by ``solve_rig``) reads those weights back into angles
+(the inverse of ``gaze.look_weights``: eyeLook*=1 is ``gaze.LOOK_RANGE_DEG``), applies the
+MediaPipe path's closed-eye rule and returns the ``eyeLook*`` channels and the
+``LeftEye``/``RightEye`` bones. There is no per-user gaze neutral on this path.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from types import MappingProxyType
+from typing import Literal
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from vtuber.conventions import mediapipe_to_pixels
-from vtuber.records import FaceLandmarks, HeadPose, Side
+from vtuber.records import FaceLandmarks, HeadPose, Quaternion, Side
 from vtuber.solve.camera import CameraIntrinsics
+from vtuber.solve.gaze import CLOSED_BLINK, LOOK_RANGE_DEG, EyeGaze, look_weights
 from vtuber.solve.head import _accept, _refine_from, _solve_sqpnp
 
 NUM_POINTS = 68
@@ -309,6 +319,52 @@ def solve_gaze68(
     return result
 
 
+LOOK_CHANNELS68: tuple[str, ...] = tuple(f"eyeLook{d}{s}" for s in ("Left", "Right") for d in ("In", "Out", "Up", "Down"))
+"""The channels ``attach_gaze68`` stores in ``FaceLandmarks.blendshapes``."""
+
+
+def attach_gaze68(face: FaceLandmarks, image_rgb: NDArray[np.uint8]) -> FaceLandmarks:
+    """``face`` with the ``eyeLook*`` weights measured in ``image_rgb`` (the frame the 68 points
+    were found in, RGB uint8) added to its ``blendshapes``. For the tracker adapters: the image
+    measure happens there, so the record (and a session replaying it) carries the gaze."""
+    h, w = image_rgb.shape[:2]
+    looks = solve_gaze68(face, (w, h), estimate_pupils(image_rgb, face))
+    if not looks:
+        return face
+    return dataclasses.replace(face, blendshapes=MappingProxyType({**face.blendshapes, **looks}))
+
+
+def gaze_from_looks(looks: Mapping[str, float], side: Literal["L", "R"]) -> EyeGaze | None:
+    """One eye's gaze (degrees, ``gaze.EyeGaze`` convention) from its ``eyeLook*`` weights: the
+    inverse of ``gaze.look_weights`` (a weight of 1 is ``gaze.LOOK_RANGE_DEG``); None when the
+    eye has none of the four channels."""
+    name = "Left" if side == "L" else "Right"
+    if not any(f"eyeLook{d}{name}" in looks for d in ("In", "Out", "Up", "Down")):
+        return None
+    r = LOOK_RANGE_DEG
+    outward = looks.get(f"eyeLookOut{name}", 0.0) * r["out"] - looks.get(f"eyeLookIn{name}", 0.0) * r["in"]
+    pitch = looks.get(f"eyeLookDown{name}", 0.0) * r["down"] - looks.get(f"eyeLookUp{name}", 0.0) * r["up"]
+    return EyeGaze(outward if side == "L" else -outward, pitch)
+
+
+def solve_eyes68(
+    looks: Mapping[str, float], blinks: Mapping[str, float]
+) -> tuple[dict[str, float], dict[str, Quaternion]]:
+    """(eyeLook* weights, {"LeftEye", "RightEye"} bone rotations) from the ``eyeLook*`` weights a
+    68-point tracker attached (``attach_gaze68``) and this frame's blink weights; empty when
+    neither eye has a pupil. A closed eye (blink > ``gaze.CLOSED_BLINK``) or one without a pupil
+    takes the other eye's gaze; both closed hold neutral (as ``gaze.solve_gaze``)."""
+    left, right = gaze_from_looks(looks, "L"), gaze_from_looks(looks, "R")
+    if left is None and right is None:
+        return {}, {}
+    seen_left = left if blinks.get("eyeBlinkLeft", 0.0) <= CLOSED_BLINK else None
+    seen_right = right if blinks.get("eyeBlinkRight", 0.0) <= CLOSED_BLINK else None
+    neutral = EyeGaze(0.0, 0.0)
+    left = seen_left if seen_left is not None else (seen_right if seen_right is not None else neutral)
+    right = seen_right if seen_right is not None else (seen_left if seen_left is not None else neutral)
+    return {**look_weights(left, "L"), **look_weights(right, "R")}, {"LeftEye": left.rotation(), "RightEye": right.rotation()}
+
+
 # ---------------------------------------------------------------------------------------------
 # All of the above, for solve_rig
 # ---------------------------------------------------------------------------------------------
@@ -332,17 +388,21 @@ def solve_face68(
 
 __all__ = [
     "EYES",
+    "LOOK_CHANNELS68",
     "MIRROR",
     "RIGID_IDS",
     "EyeRange68",
     "Face68Model",
     "MouthRange68",
+    "attach_gaze68",
     "blink_weight68",
     "estimate_pupils",
     "eye_aspect_ratio",
     "face68_model",
+    "gaze_from_looks",
     "mouth_open_ratio68",
     "solve_blinks68",
+    "solve_eyes68",
     "solve_face68",
     "solve_gaze68",
     "solve_head68",

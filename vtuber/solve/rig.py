@@ -17,6 +17,11 @@ Face, in order:
    geometric: per-eye lids and iris-from-landmarks do winks and head-turn-free gaze better than the
    learned coefficients (measured in ``vtuber bench face``, docs/benchmarks.md).
 
+68-point landmarks (dlib, FAN: ``face.layout == "ibug68"``) take ``vtuber.solve.face68``'s
+head, blinks and mouth, and the gaze their tracker measured in the image (``eyeLook*`` in
+``FaceLandmarks.blendshapes``, turned into eye bones by ``face68.solve_eyes68``); the
+MediaPipe-made face calibration is not applied to them.
+
 Body (``vtuber.solve.body``) is added by the lead to the same Rig; this module only fills the face.
 """
 
@@ -45,7 +50,7 @@ from vtuber.solve.arkit import (
 from vtuber.solve.body import head_relative_to_torso, solve_body
 from vtuber.solve.body_profile import BodyCalibration
 from vtuber.solve.camera import CameraIntrinsics
-from vtuber.solve.face68 import solve_face68
+from vtuber.solve.face68 import solve_eyes68, solve_face68
 from vtuber.solve.eyes import EyeRange, blink_weight, eye_openness_ratio, wide_weight
 from vtuber.solve.gaze import solve_gaze
 from vtuber.solve.head import solve_head
@@ -205,7 +210,8 @@ def solve_rig(
     Args:
         landmarks: the tracker's output.
         camera: intrinsics of the source camera (any resolution; rescaled to the frame).
-        calibration: the user's neutral face.
+        calibration: the user's neutral face (MediaPipe-measured: not applied to 68-point
+            landmarks, whose head, eyes and mouth use the 68-point defaults; ``body`` still is).
         previous_head: the previous frame's unsmoothed ``Rig.head`` (relative to neutral, as
             this function returns it), to seed PnP.
         previous_bones: the previous frame's unsmoothed ``Rig.bones``, to keep arm twists that
@@ -215,13 +221,19 @@ def solve_rig(
     bones: dict[str, Quaternion] = {}
     head = None
     face = landmarks.face
+    # The face calibration is measured on MediaPipe's landmarks (``vtuber calibrate face``): its
+    # neutral rotation is MediaPipe's head fit, not the 68-point one's, so 68 points ignore it.
+    neutral_rotation = geometry.IDENTITY if face is not None and face.layout == "ibug68" else calibration.neutral_rotation
     seed = None
     if previous_head is not None:  # back to the camera-relative pose PnP works in
-        seed = HeadPose(geometry.multiply(calibration.neutral_rotation, previous_head.rotation), previous_head.position)
-    if face is not None and face.layout == "ibug68":  # dlib / FAN: head, blinks and mouth only
+        seed = HeadPose(geometry.multiply(neutral_rotation, previous_head.rotation), previous_head.position)
+    if face is not None and face.layout == "ibug68":  # dlib / FAN: head, blinks, mouth, gaze
         head, shapes68 = solve_face68(face, landmarks.image_size, camera, seed)
         if head is not None:
+            looks, eye_bones = solve_eyes68(face.blendshapes, shapes68)  # the tracker's eyeLook*
             blendshapes.update(shapes68)
+            blendshapes.update(looks)
+            bones.update(eye_bones)
     elif face is not None and face.layout == "mediapipe":
         head = solve_head(face, landmarks.image_size, camera, seed)
         if head is not None:
@@ -235,7 +247,7 @@ def solve_rig(
         body = solve_body(landmarks, previous=previous_bones, calibration=calibration.body)
         bones.update(body.bones)
     if head is not None:
-        relative = geometry.multiply(geometry.conjugate(calibration.neutral_rotation), head.rotation)
+        relative = geometry.multiply(geometry.conjugate(neutral_rotation), head.rotation)
         head = HeadPose(relative, head.position, head.reprojection_error_px)
         # The neck carries the head relative to the chest: take the torso's own turn out first.
         neck_head = head_relative_to_torso(relative, body) if body is not None else relative

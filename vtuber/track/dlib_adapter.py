@@ -8,7 +8,8 @@ offline, which makes this the project's reference 68-point source.
 
 Output: ``FaceLandmarks`` with 68 points in the iBUG 300-W order (``layout == "ibug68"``),
 normalised like MediaPipe's (x / width, y / height); z is 0 (dlib is 2D). The largest detected
-face is kept. ``presence`` is 1.0 for a detected face: dlib's HOG score is an SVM margin, not a
+face is kept. Its ``blendshapes`` carry the gaze measured in the frame's eye pixels
+(``face68.attach_gaze68``: ``eyeLook*``), so recorded sessions replay it. ``presence`` is 1.0 for a detected face: dlib's HOG score is an SVM margin, not a
 probability.
 
 Licence: the 68-point model was trained on the iBUG 300-W dataset, whose licence excludes
@@ -27,6 +28,7 @@ import numpy as np
 
 from vtuber.errors import TrackerError
 from vtuber.records import FaceLandmarks, Frame, Landmarks
+from vtuber.solve.face68 import attach_gaze68
 
 try:
     import dlib
@@ -38,6 +40,7 @@ PREDICTOR_ENV = "VTUBER_DLIB_PREDICTOR"
 DEFAULT_UPSAMPLE = 0  # HOG finds faces >= ~80 px; upsample 1 halves that at 4x the cost
 PIXEL_CENTRE = 0.5  # dlib returns pixel indices; the centre of pixel i is i + 0.5 continuous
 DETECTION_MAX_SIDE = 640  # larger frames are shrunk for the detector only (landmarks use full res)
+PROBE_SIDE = 32  # px, the blank image the predictor is tried on at start-up to count its points
 
 
 def default_predictor_path() -> Path:
@@ -97,6 +100,13 @@ class DlibTracker:
             self._predictor = dlib.shape_predictor(str(path))
         except RuntimeError as exc:
             raise TrackerError(f"cannot load dlib shape predictor {path}: {exc}") from exc
+        # a wrong model (e.g. dlib's 5-point one) must fail here, not on every frame
+        probe = self._predictor(np.zeros((PROBE_SIDE, PROBE_SIDE), np.uint8), dlib.rectangle(0, 0, PROBE_SIDE - 1, PROBE_SIDE - 1))
+        if probe.num_parts != 68:
+            raise TrackerError(
+                f"dlib shape predictor {path} predicts {probe.num_parts} points, not 68: "
+                f"use a 68-point model ({PREDICTOR_FILENAME}) or unset {PREDICTOR_ENV}"
+            )
         self._detector = dlib.get_frontal_face_detector()
         self.upsample = int(upsample)
         self.detection_max_side = int(detection_max_side)
@@ -135,7 +145,7 @@ class DlibTracker:
 
     def track(self, frame: Frame) -> Landmarks:
         points = self.landmarks_px(frame.image)
-        face = None if points is None else pixels_to_face(points, frame.size)
+        face = None if points is None else attach_gaze68(pixels_to_face(points, frame.size), frame.image)
         return Landmarks(t=frame.t, index=frame.index, image_size=frame.size, face=face)
 
     def close(self) -> None:

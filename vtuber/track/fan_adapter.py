@@ -12,22 +12,27 @@ the detector's (``s3fd-619a316812.pth`` for ``sfd``). The adapter always goes th
 face-alignment's own loading code (``face_alignment.FaceAlignment``). With ``download=False``
 (the default: this engine must start offline) its downloader is replaced, for the duration of
 the constructor only, by one that raises; the adapter then reports the first file
-face-alignment asked for, with the exact name and folder, as one ``TrackerError`` line. To
-pre-seed a machine, copy the files there (see docs/face68.md).
+face-alignment asked for, with the exact name and folder, as one ``TrackerError`` line. A file
+that is there but cannot be read (truncated or corrupt copy) is named the same way: the adapter
+records the paths face-alignment hands ``torch.load`` during the constructor. To pre-seed a
+machine, copy the files there (see docs/face68.md).
 
 Output: ``FaceLandmarks`` with 68 points in the iBUG order, normalised like MediaPipe's
 (x / width, y / height). For 3D, z = -FAN depth / width: FAN's depth is in image pixels, and its
 sign is assumed to follow its training data (3DDFA-style fits, larger = closer to the camera),
 so it is negated to MediaPipe's "smaller = closer". That sign was NOT verified here (no weights
 on this machine); the solvers in ``vtuber.solve.face68`` use x and y only. ``presence`` is the
-mean heatmap peak of the 68 points (FAN's landmark score), clipped to [0, 1].
+mean heatmap peak of the 68 points (FAN's landmark score), clipped to [0, 1]. ``blendshapes``
+carry the gaze measured in the frame's eye pixels (``face68.attach_gaze68``: ``eyeLook*``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import threading
+import zipfile
 from collections.abc import Iterator
 from typing import Any, Literal, Self
 from urllib.parse import urlparse
@@ -36,6 +41,7 @@ import numpy as np
 
 from vtuber.errors import TrackerError
 from vtuber.records import FaceLandmarks, Frame, Landmarks
+from vtuber.solve.face68 import attach_gaze68
 
 try:
     import face_alignment
@@ -52,7 +58,7 @@ FanLandmarks = Literal["2d", "3d"]
 FanDetector = Literal["sfd", "blazeface", "yunet", "retinaface", "scrfd", "dlib"]
 FanDevice = Literal["cpu", "cuda", "mps"]
 
-_PATCH_LOCK = threading.Lock()
+_PATCH_LOCK = threading.RLock()  # re-entrant: the two patching contexts nest
 
 
 class WeightsMissing(Exception):
@@ -97,6 +103,50 @@ def _no_downloads() -> Iterator[None]:
             yield
         finally:
             fa_utils.download_url_to_file, torch.hub.download_url_to_file = saved
+
+
+UNREADABLE_WEIGHTS_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    RuntimeError,
+    EOFError,
+    pickle.UnpicklingError,
+    zipfile.BadZipFile,
+    IndexError,
+    KeyError,
+    ValueError,
+)
+"""What ``torch.load`` raises on a truncated or corrupt file (it depends where the file ends)."""
+
+
+@contextlib.contextmanager
+def _naming_unreadable_files(failed: list[str]) -> Iterator[None]:
+    """Append to ``failed`` the path of every weights file ``torch.load`` cannot read (the
+    error still propagates): face-alignment's and torch hub's loaders call ``torch.load``."""
+    real_load = torch.load
+
+    def load(f: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return real_load(f, *args, **kwargs)
+        except UNREADABLE_WEIGHTS_ERRORS:
+            if isinstance(f, (str, os.PathLike)):
+                failed.append(os.fspath(f))
+            raise
+
+    with _PATCH_LOCK:
+        torch.load = load  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            torch.load = real_load  # type: ignore[assignment]
+
+
+def corrupt_weights_message(path: str) -> str:
+    """One line: which weights file is unreadable, where, and what to do."""
+    folder, name = os.path.split(path)
+    return (
+        f"face-alignment weights {name} in {folder} are corrupt or incomplete; copy it again "
+        "(see docs/face68.md, 'Pre-seeding FAN weights')"
+    )
 
 
 def missing_weights_message(destination: str, url: str, landmarks: FanLandmarks) -> str:
@@ -174,8 +224,9 @@ class FanTracker:
         kind = face_alignment.LandmarksType.TWO_D if landmarks == "2d" else face_alignment.LandmarksType.THREE_D
         self.landmarks = landmarks
         guard = contextlib.nullcontext() if download else _no_downloads()
+        unreadable: list[str] = []
         try:
-            with guard:
+            with _naming_unreadable_files(unreadable), guard:
                 self._fa = face_alignment.FaceAlignment(
                     kind,
                     device=str(device),
@@ -188,7 +239,12 @@ class FanTracker:
             raise TrackerError(missing_weights_message(exc.destination, exc.url, landmarks)) from None
         except ModuleNotFoundError as exc:
             raise TrackerError(f"face-alignment has no face detector {face_detector!r} ({exc})") from exc
-        except OSError as exc:  # a download that failed (offline) or a truncated file
+        except UNREADABLE_WEIGHTS_ERRORS as exc:
+            if unreadable:  # torch.load failed on a file that is there
+                raise TrackerError(corrupt_weights_message(unreadable[-1])) from None
+            if not isinstance(exc, OSError):
+                raise
+            # a download that failed (offline)
             folder = checkpoint_dir()
             missing = [_filename(u) for u in network_weight_urls(landmarks) if not os.path.isfile(os.path.join(folder, _filename(u)))]
             raise TrackerError(
@@ -205,7 +261,7 @@ class FanTracker:
         if points:
             i = _largest(boxes) if boxes is not None and len(boxes) == len(points) else 0
             s = None if scores is None else np.asarray(scores[i], dtype=np.float64) / (2.0 if self._flip else 1.0)
-            face = fan_to_face(points[i], frame.size, s)
+            face = attach_gaze68(fan_to_face(points[i], frame.size, s), image)
         return Landmarks(t=frame.t, index=frame.index, image_size=frame.size, face=face)
 
     def close(self) -> None:
