@@ -76,7 +76,6 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--no-pace", action="store_true", help="process recorded sources as fast as possible")
     p.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument("--preview", action="store_true", help="show the camera with landmarks (needs a display)")
     p.add_argument("--quiet", action="store_true", help="no live telemetry line")
     p.add_argument("--record-bvh", metavar="OUT.bvh", help="record the motion to BVH while running")
     p.add_argument("--record-session", metavar="OUT.jsonl", help="record landmarks, rig and timestamps")
@@ -123,8 +122,9 @@ def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     put("camera", "horizontal_fov_deg", args.fov)
     put("camera", "profile", args.camera_profile)
     put("user", "profile", args.user_profile)
-    if args.vmc:
+    if args.vmc:  # naming a receiver turns VMC on, even if a settings file turned it off
         put("vmc", "targets", list(args.vmc))
+        put("vmc", "enabled", True)
     if args.no_vmc:
         put("vmc", "enabled", False)
     put("vmc", "preset", args.vmc_preset)
@@ -141,6 +141,7 @@ def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         host, port = parse_host_port(args.ws, "--ws")
         put("websocket", "host", host)
         put("websocket", "port", port)
+        put("websocket", "enabled", True)
     if args.no_ws:
         put("websocket", "enabled", False)
     put("websocket", "token", args.ws_token)
@@ -148,13 +149,12 @@ def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         host, port = parse_host_port(args.page, "--page")
         put("page", "host", host)
         put("page", "port", port)
+        put("page", "enabled", True)
     if args.no_page:
         put("page", "enabled", False)
     put("page", "avatar", args.avatar)
     put("run", "max_frames", args.frames)
     put("run", "duration_s", args.duration)
-    if args.preview:
-        put("run", "preview", True)
     if args.quiet:
         put("run", "telemetry", False)
     put("record", "bvh", args.record_bvh)

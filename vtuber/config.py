@@ -168,8 +168,6 @@ class RunConfig:
     """Stop after this many frames (0: until the source ends or Ctrl-C)."""
     duration_s: float = 0.0
     """Stop after this many seconds of wall-clock time (0: no limit)."""
-    preview: bool = False
-    """Show a window with the landmarks (needs a display)."""
     telemetry: bool = True
     """Print fps, per-stage latency and tracking state about once a second."""
 

@@ -59,3 +59,19 @@ def test_parse_host_port() -> None:
 
 def test_build_config_without_file() -> None:
     assert build_config({}, {"avatar": {"mirror": True}}).avatar.mirror is True
+
+
+def test_naming_an_output_on_the_command_line_turns_it_on(tmp_path: Path) -> None:
+    """A settings file turned VMC, the WebSocket and the page off; --vmc, --ws and --page turn
+    them back on (flags win), while --no-vmc still wins over the file."""
+    from vtuber.cli import build_parser, run_overrides
+
+    f = tmp_path / "off.toml"
+    f.write_text("[vmc]\nenabled = false\n[websocket]\nenabled = false\n[page]\nenabled = false\n")
+    args = build_parser().parse_args(["run", "--config", str(f), "--vmc", "127.0.0.1:40001", "--ws", "127.0.0.1:40002", "--page", "127.0.0.1:40003"])
+    c = load_config(f, run_overrides(args))
+    assert c.vmc.enabled and c.vmc.targets == ("127.0.0.1:40001",)
+    assert c.websocket.enabled and c.websocket.port == 40002
+    assert c.page.enabled and c.page.port == 40003
+    args = build_parser().parse_args(["run", "--config", str(f), "--no-vmc"])
+    assert not load_config(f, run_overrides(args)).vmc.enabled
