@@ -188,3 +188,21 @@ def test_plot_session(tmp_path):
     assert list(s["left_hand"]) == [0, 1, 0, 1, 0, 1, 0, 1]
     out = plot_session(path, tmp_path / "s.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_output_names(tmp_path):
+    """A folder gets <session>.png inside it, a bare name gets .png, and the path returned is the
+    file written; an unknown suffix or a missing folder is one RecordingError line."""
+    pytest.importorskip("matplotlib", reason="matplotlib (optional extra) not installed")
+    from vtuber.record.plot import plot_session
+
+    path = tmp_path / "s.jsonl"
+    _record(path, n=4)
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    assert plot_session(path, folder) == folder / "s.png" and (folder / "s.png").is_file()
+    assert plot_session(path, tmp_path / "bare") == tmp_path / "bare.png" and (tmp_path / "bare.png").is_file()
+    for bad, match in ((tmp_path / "x.xyz", r"\.png, \.pdf or \.svg"), (tmp_path / "nodir" / "y.png", "check the folder exists")):
+        with pytest.raises(RecordingError, match=match) as info:
+            plot_session(path, bad)
+        assert "\n" not in str(info.value)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from vtuber import geometry
+from vtuber.record import RecordingError
 from vtuber.record.session import read_session
 
 
@@ -62,7 +63,7 @@ def session_series(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def plot_session(path: str | os.PathLike[str], out_png: str | os.PathLike[str]) -> Path:
     """Write a PNG with four panels (head yaw/pitch/roll; blinks; mouth open; hand presence)
-    against time. Returns the PNG path. Raises ImportError naming the extra if matplotlib is
+    against time (``plot_path`` decides the file). Returns the path written. Raises ImportError naming the extra if matplotlib is
     missing."""
     try:
         import matplotlib
@@ -72,6 +73,7 @@ def plot_session(path: str | os.PathLike[str], out_png: str | os.PathLike[str]) 
     except ImportError as e:  # pragma: no cover - depends on the install
         raise ImportError("vtuber plot needs matplotlib: pip install matplotlib") from e
 
+    out = plot_path(path, out_png)  # a bad name fails before the work
     s = session_series(path)
     t = s["t"]
     fig, axes = plt.subplots(4, 1, sharex=True, figsize=(10, 9), constrained_layout=True)
@@ -101,7 +103,26 @@ def plot_session(path: str | os.PathLike[str], out_png: str | os.PathLike[str]) 
     ax.set_ylabel("hands")
     ax.set_xlabel("time (s)")
 
-    out = Path(out_png)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    try:
+        fig.savefig(out, dpi=100)
+    except OSError as exc:
+        raise RecordingError(f"cannot write {out}: {exc.strerror or exc}; check the folder exists and is writable") from None
+    finally:
+        plt.close(fig)
     return out
+
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def plot_path(session: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
+    """Where ``plot_session`` writes: ``out``; an existing folder gets ``<session name>.png``
+    inside it, a name without a suffix gets ``.png``; RecordingError for other suffixes."""
+    o = Path(out)
+    if o.is_dir():
+        return o / (Path(session).stem + ".png")
+    if not o.suffix:
+        return o.with_suffix(".png")
+    if o.suffix.lower() not in PLOT_SUFFIXES:
+        raise RecordingError(f"cannot plot to {o}: use a .png, .pdf or .svg file name")
+    return o
