@@ -755,4 +755,6 @@ def run_all(backend: str = "tasks", cache_dir: Path | None = DEFAULT_CACHE, quic
         out["blinks"] = blinks(backend, "landmarks", cache_dir)
         out["blinks_tasks"] = blinks(backend, "tasks", cache_dir)
         out["cost_ms"] = cost(backend, cache_dir=cache_dir)
+    else:
+        out["skipped"] = f"real-clip rows (MEAD, blinks, cost) skipped: {MEDIA_DIR} not found; set VTUBER_MEDIA_DIR to the media folder"
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,6 +42,8 @@ def cmd_face(args: argparse.Namespace) -> int:
 
     results = face.run_all(args.backend, args.cache or face.DEFAULT_CACHE, quick=args.quick)
     print(format_face(results))
+    if "skipped" in results:
+        sys.stderr.write(f"vtuber: {results['skipped']}\n")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     return 0
