@@ -221,3 +221,34 @@ def test_rotations_of_bones_the_model_lacks_reach_their_children(browser, engine
                 page.close()
     assert facings["full"]["yaw"] == pytest.approx(30.0, abs=0.5), facings
     assert facings["partial"]["yaw"] == pytest.approx(30.0, abs=0.5), facings
+
+
+def test_a_bone_a_frame_leaves_out_holds_its_pose(open_page, engine):
+    """Frames without a Head (tracking lost with smoothing off): the head stays turned, it does
+    not replay its last move from the start (it snapped back to ~0 deg for a frame)."""
+    page = _connected_page(open_page, engine)
+    engine.send(frame(1, 0.0, yaw=40.0))
+    page.wait_applied(1)
+    yaws = []
+    for i in range(2, 6):  # 0.2 s apart: each frame interpolates over 200 ms, sampled early in it
+        f = frame(i, i * 0.2, yaw=40.0)
+        del f["bones"]["Head"]
+        del f["head"]
+        engine.send(f)
+        page.wait_applied(i, settle_ms=10)
+        yaws.append(page.page.evaluate("() => window.__vtuber.boneFacing('head').yaw"))
+    assert min(yaws) > 38.0, yaws
+
+
+def test_ws_address_without_a_scheme_and_a_bad_fov_still_work(open_page, engine):
+    """`?ws=127.0.0.1:PORT` means ws://; a coords= pasted into it is replaced by the gltf the page
+    needs; an unusable fov falls back to 30 degrees (fov=Infinity drew nothing)."""
+    host_port = engine.url.split("://", 1)[1].rstrip("/")
+    page = open_page(f"?ws={host_port}/?coords=unity&fov=Infinity")
+    page.wait("window.__vtuber.avatarLoaded && window.__vtuber.connected")
+    assert "coords=gltf" in engine.paths[-1] and "unity" not in engine.paths[-1]
+    assert page.state("config")["fov"] == 30
+    engine.send(frame(1, 0.0))
+    page.wait_applied(1)
+    assert (page.rgba()[..., 3] > 0).mean() > 0.05
+    assert page.errors() == []

@@ -16,6 +16,12 @@ import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { VRMLoaderPlugin, VRMUtils, VRMHumanBoneList } from '@pixiv/three-vrm';
 
 const params = new URLSearchParams(location.search);
+
+function fovParam(raw) {
+  // a vertical field of view the camera can draw with; anything else falls back to 30
+  const v = Number(raw);
+  return raw !== null && Number.isFinite(v) && v >= 1 && v <= 170 ? v : 30;
+}
 const cfg = {
   ws: params.get('ws'),
   avatar: params.get('avatar') || 'avatar.vrm',
@@ -23,7 +29,7 @@ const cfg = {
   overlay: params.get('overlay') === '1',
   interp: params.get('interp') !== '0',
   root: ['rotation', 'full', 'off'].includes(params.get('root')) ? params.get('root') : 'rotation',
-  fov: Number(params.get('fov')) || 30,
+  fov: fovParam(params.get('fov')),
 };
 
 const LATENCY_SAMPLES = 2000;
@@ -284,6 +290,11 @@ function onFrame(msg, now) {
   state.tracking = msg.tracking || {};
   if (!vrm) return;
   segment = { start: now, duration: dt > 0 && dt < 0.25 ? dt * 1000 : 0 };
+  // every running animation restarts from what is on screen: a bone or the root this frame does
+  // not mention goes on toward its last target (it used to replay its last move from the start)
+  for (const [name, a] of bonesAnim) a.from.copy(boneNodes.get(name).quaternion);
+  rootAnim.fromQ.copy(avatarRoot.quaternion);
+  rootAnim.fromP.copy(avatarRoot.position);
 
   const bones = msg.bones || {};
   const haveHead = Object.prototype.hasOwnProperty.call(bones, 'Head');
@@ -419,8 +430,9 @@ function applyPose(now) {
 let backoff = 250;
 
 function withQuery(url) {
-  const u = new URL(url);
-  if (!u.searchParams.has('coords')) u.searchParams.set('coords', 'gltf');
+  // `ws=127.0.0.1:8765` (no scheme) is meant as ws://; the page only understands coords=gltf
+  const u = new URL(/^wss?:\/\//i.test(url) ? url : `ws://${url.replace(/^\/+/, '')}`);
+  u.searchParams.set('coords', 'gltf');
   if (!u.searchParams.has('names')) u.searchParams.set('names', 'profile');
   return u.toString();
 }
@@ -451,7 +463,6 @@ function connect() {
     state.connected = true;
     state.connects += 1;
     state.lastT = null;
-    backoff = 250;
     console.info(`vtuber: connected to ${state.wsUrl}`);
   };
   ws.onmessage = (ev) => {
@@ -461,8 +472,10 @@ function connect() {
     } catch (_) {
       return;
     }
-    if (msg.type === 'frame') onFrame(msg, performance.now());
-    else if (msg.type === 'hello') {
+    if (msg.type === 'frame' && msg.schema === 1) {
+      backoff = 250; // a working stream: the next reconnect is quick again
+      onFrame(msg, performance.now());
+    } else if (msg.type === 'hello') {
       state.hello = msg;
       if (msg.schema !== 1) console.warn(`vtuber: engine speaks schema ${msg.schema}, this page knows schema 1`);
       if (msg.coords && msg.coords !== 'gltf') console.warn(`vtuber: engine sends coords=${msg.coords}, the page needs gltf`);
@@ -530,10 +543,17 @@ function tick() {
 }
 
 async function main() {
-  state.wsUrl = await resolveWsUrl();
-  connect();
   requestAnimationFrame(tick);
-  await loadAvatar(cfg.avatar);
+  const avatar = loadAvatar(cfg.avatar);
+  try {
+    state.wsUrl = await resolveWsUrl();
+    connect();
+  } catch (err) {
+    const text = `vtuber: the WebSocket address ${cfg.ws} is not a URL (${err.message}); use ?ws=ws://HOST:PORT`;
+    showMessage(text);
+    console.error(text);
+  }
+  await avatar;
 }
 
 main();
