@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -44,20 +45,46 @@ def telemetry_line(engine: Engine) -> str:
 
 
 class FpsPrinter:
-    """Writes the telemetry line to stderr about once a second (a terminal overwrites it)."""
+    """Writes the telemetry line to stderr about once a second (a terminal overwrites it).
+
+    The engine thread only builds the line and hands it over; a daemon thread writes it, so a
+    paused terminal (Ctrl-S) or a slow pipe never stalls the engine (a line not yet written is
+    replaced by the newer one), and a closed stderr ends the view, not the run."""
 
     def __init__(self) -> None:
+        import queue
+
         self._last_frames = 0
         self._last_time = time.monotonic()
         self.tty = sys.stderr.isatty()
+        self._lines: queue.Queue[str] = queue.Queue(maxsize=1)
+        threading.Thread(target=self._write_lines, name="vtuber-telemetry", daemon=True).start()
 
     def __call__(self, engine: Engine) -> None:
+        import queue
+
         now = time.monotonic()
         fps = (engine.telemetry.frames - self._last_frames) / max(now - self._last_time, 1e-6)
         self._last_frames, self._last_time = engine.telemetry.frames, now
         line = f"{fps:5.1f} fps | {telemetry_line(engine)}"
-        sys.stderr.write(("\r" + line + "\033[K") if self.tty else line + "\n")
-        sys.stderr.flush()
+        text = ("\r" + line + "\033[K") if self.tty else line + "\n"
+        try:
+            self._lines.get_nowait()  # drop a line the writer has not taken yet
+        except queue.Empty:
+            pass
+        try:
+            self._lines.put_nowait(text)
+        except queue.Full:
+            pass
+
+    def _write_lines(self) -> None:
+        while True:
+            text = self._lines.get()
+            try:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+            except (OSError, ValueError):  # stderr closed (a pipe reader went away)
+                return
 
 
 def build_senders(config: EngineConfig, stack: ExitStack, profile_name: str) -> list[Sender]:

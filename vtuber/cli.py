@@ -171,7 +171,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     fps_note = f"{summary.fps:.1f} frames per second"
     sys.stderr.write(
         f"vtuber: {summary.frames} frames in {summary.elapsed_s:.1f} s ({fps_note}); face in "
-        f"{summary.faces}/{summary.frames}; dropped {summary.dropped}; skipped {summary.skipped}; {summary.ended_by}\n"
+        f"{summary.faces}/{summary.frames}; dropped {summary.dropped}; skipped {summary.skipped}; "
+        f"{f'failed {summary.failed} (see the log); ' if summary.failed else ''}{summary.ended_by}\n"
     )
     return 0 if not summary.ended_by.startswith("source failed") else 1
 
@@ -197,6 +198,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # whoever read our output went away: the work itself is done
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                os.dup2(devnull, stream.fileno())  # so the exit-time flush cannot fail again
+            except (OSError, ValueError):
+                pass
+        return 0
 
 
 def install_stop_signals(stop: Any) -> None:

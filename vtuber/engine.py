@@ -49,6 +49,8 @@ class RunSummary:
     dropped: int
     skipped: int
     ended_by: str
+    failed: int = 0
+    """Frames a stage raised on (skipped by the error policy, logged once per streak)."""
 
     @property
     def fps(self) -> float:
@@ -112,6 +114,8 @@ class Engine:
         self._clock_origin = time.monotonic()
         self._failing_stage: str | None = None
         self._failing_senders: set[int] = set()  # id() of senders whose last send raised
+        self._stats_failed = False
+        self.failed_frames = 0  # frames a stage raised on
         self._searching_frames = 0
         self._gc = FrameGc()
 
@@ -148,7 +152,16 @@ class Engine:
                 if duration_s and time.monotonic() - start >= duration_s:
                     ended_by = "time limit"
                     break
-                grabbed = grabber.get(timeout_s=0.5) if grabber is not None else prefetch.get()  # type: ignore[union-attr]
+                if on_stats is not None and time.monotonic() >= next_stats:
+                    self._stats(on_stats)  # also while a live source is retrying (no frames)
+                    next_stats = time.monotonic() + stats_interval_s
+                if grabber is not None:
+                    grabbed = grabber.get(timeout_s=0.5)
+                else:
+                    try:  # a bounded wait, so a stop request is seen while a slow source decodes
+                        grabbed = prefetch.get(timeout_s=0.5)  # type: ignore[union-attr]
+                    except TimeoutError:
+                        continue
                 if grabbed is None:
                     if prefetch is not None and prefetch.error:
                         ended_by = f"source failed: {prefetch.error}"
@@ -158,9 +171,6 @@ class Engine:
                         ended_by = f"source failed: {grabber.error}"
                     break
                 self.process(grabbed)
-                if on_stats is not None and time.monotonic() >= next_stats:
-                    on_stats(self)
-                    next_stats = time.monotonic() + stats_interval_s
             else:
                 ended_by = "stopped"
         finally:
@@ -176,7 +186,17 @@ class Engine:
             dropped=grabber.dropped if grabber is not None else 0,
             skipped=int(getattr(self.source, "skipped_frames", 0)),
             ended_by=ended_by,
+            failed=self.failed_frames,
         )
+
+    def _stats(self, on_stats: Callable[[Engine], None]) -> None:
+        """Call the stats callback; its failure (a closed terminal) never stops the engine."""
+        try:
+            on_stats(self)
+        except Exception:  # noqa: BLE001 - a display problem must not end the run
+            if not self._stats_failed:
+                self._stats_failed = True
+                logger.warning("the live telemetry view failed; the engine goes on without it", exc_info=True)
 
     def process(self, grabbed: GrabbedFrame) -> AvatarPose | None:
         """Run one frame through every stage; returns what was sent (None if a stage failed)."""
@@ -191,9 +211,11 @@ class Engine:
             sent_at = time.monotonic()
             self._timed(durations, "housekeeping", self._gc.after_frame)
         except Exception:  # the error policy: one frame lost, the run goes on
+            self.failed_frames += 1
             if self._failing_stage is None:
                 logger.exception("frame %d failed; skipping it (logged once per failure streak)", frame.index)
             self._failing_stage = "frame"
+            self._gc.after_frame()  # automatic GC is off for the run: failed frames collect too
             return None
         self._failing_stage = None
         self._update_face_state(rig)

@@ -146,3 +146,47 @@ def test_a_failing_sender_costs_the_other_outputs_nothing(receiver: VmcRecorder,
     assert len(receiver.frames) == 20
     failures = [r for r in caplog.records if "sender _FailingEverySecondFrame failed" in r.getMessage()]
     assert len(failures) == 10  # every failure follows a success: each starts a new streak
+
+
+class _FailingEveryThirdFrame:
+    """Fault injection: a tracker with a bug on every third frame (the rest is real MediaPipe)."""
+
+    def __init__(self, tracker: MediaPipeTracker) -> None:
+        self.tracker = tracker
+        self.calls = 0
+
+    def track(self, frame):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls % 3 == 0:
+            raise RuntimeError("a tracker bug")
+        return self.tracker.track(frame)
+
+
+def test_failed_frames_are_counted_and_the_run_goes_on() -> None:
+    with MediaPipeTracker("face", face_backend="mesh") as real:
+        engine = Engine(source=DemoSource(), tracker=_FailingEveryThirdFrame(real), smoother=RigSmoother("balanced"),
+                        profile=load_profile("vrm0"), senders=[], pace=False)
+        summary = engine.run(max_frames=20)
+    assert summary.frames == 20 and summary.failed == 9  # 29 frames read, every third failed
+    assert summary.ended_by == "frame limit"
+
+
+def test_a_closed_stderr_does_not_stop_the_run(tmp_path) -> None:
+    """The live telemetry line goes to stderr; a reader that went away (closed pipe) used to kill
+    the run with BrokenPipeError after the first stats line."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "x.bvh"
+    proc = subprocess.Popen([sys.executable, "-m", "vtuber", "run", "--demo", "--duration", "4", "--no-ws", "--no-vmc",
+                             "--no-page", "--record-bvh", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stderr is not None
+    proc.stderr.close()  # nobody reads the telemetry
+    assert proc.wait(timeout=120) == 0
+    text = out.read_text()
+    frames = int(text.split("Frames:")[1].split()[0])
+    assert frames >= 60  # about 4 s at 30 fps, recorded to the end

@@ -196,9 +196,16 @@ class PrefetchReader:
         self._thread.start()
         return self
 
-    def get(self) -> GrabbedFrame | None:
-        """The next frame in order; None at the end of the stream (or after a source error)."""
-        return self._queue.get()
+    def get(self, timeout_s: float | None = None) -> GrabbedFrame | None:
+        """The next frame in order; None at the end of the stream (or after a source error).
+        With ``timeout_s``, raises ``TimeoutError`` when no frame came in that time (so a caller
+        can check for a stop request while a slow source decodes)."""
+        import queue
+
+        try:
+            return self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            raise TimeoutError from None
 
     def stop(self) -> None:
         self._stop.set()
