@@ -125,3 +125,14 @@ def test_bad_arguments() -> None:
         DemoSource(fps=0.0)
     with pytest.raises(ValueError):
         DemoSource(duration_s=-1.0)
+
+
+def test_demo_camera_is_the_engines_default_assumption() -> None:
+    """An uncalibrated run assumes [camera] horizontal_fov_deg; the demo renders with that camera,
+    so its ground truth (rotation and 0.55 m depth) is what the engine should recover."""
+    from vtuber.config import EngineConfig
+    from vtuber.solve.camera import CameraIntrinsics
+
+    src = DemoSource(duration_s=0.1)
+    engine_cam = CameraIntrinsics.from_fov(src.camera.width, src.camera.height, EngineConfig().camera.horizontal_fov_deg)
+    assert src.camera.fx == pytest.approx(engine_cam.fx) and src.camera.fy == pytest.approx(engine_cam.fy)
