@@ -150,3 +150,12 @@ def test_bad_parameters_and_shapes_raise():
         f(np.zeros(2), t=1.0)
     with pytest.raises(ValueError, match="t must be finite"):
         f(np.zeros(3), t=math.inf)
+
+
+def test_a_non_finite_sample_is_refused_and_the_state_kept() -> None:
+    """A NaN sample used to be accepted and the output stayed NaN for good."""
+    f = OneEuroFilter(1.0, 0.0, 1.0)
+    f(np.array([1.0]), t=0.0)
+    with pytest.raises(ValueError, match="non-finite"):
+        f(np.array([np.nan]), t=0.1)
+    assert np.isfinite(f(np.array([2.0]), t=0.2)).all()

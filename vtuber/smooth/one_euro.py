@@ -108,8 +108,10 @@ class OneEuroFilter:
     ``f(x, t=...)`` returns the filtered value, a new float64 array of ``x``'s shape. The first
     sample (or the first after ``reset``) is returned unchanged with zero speed. Each later
     sample must come with ``t`` strictly greater than the previous one, else ValueError (the
-    filter state is left untouched). A large gap makes ``alpha`` tend to 1, so the output snaps
-    to the new measurement: after a long gap the old estimate carries no information.
+    filter state is left untouched). A gap raises ``alpha`` (``r = 2 pi f_c dt``) but does not
+    snap: after 2 s at a 0.25 Hz cutoff the output moves 76 % of the way to the new sample (a 30
+    degree step leaves 7 degrees); tracking loss is the rig smoother's job (hold, then decay).
+    Non-finite samples raise ValueError (the state would stay NaN for good).
 
     Speed is per component by default (independent channels such as blendshape weights). With
     ``norm_speed=True`` the Euclidean norm of the speed vector drives one shared cutoff, the
@@ -192,6 +194,8 @@ class OneEuroFilter:
         xs = np.array(x, dtype=np.float64)
         if not math.isfinite(t):
             raise ValueError(f"t must be finite seconds, got {t!r}")
+        if not np.all(np.isfinite(xs)):
+            raise ValueError(f"cannot filter a non-finite sample {xs!r}")
         if self._x is None or self._dx is None or self._t is None:
             self._x = xs
             self._dx = np.zeros_like(xs)
