@@ -133,7 +133,10 @@ def head_metrics(preset: Preset, fps: int) -> dict[str, float]:
 def channel_metrics(preset: Preset, fps: int) -> dict[str, float]:
     """Blendshape and bone jitter/steps, and the blink peak."""
     rng = np.random.default_rng(0)
-    n, k = 6 * fps, 2 * fps
+    # 20 s of steady input (after a 1 s settle) before the step: the jitter std of a slow filter
+    # needs many independent samples (a 1 s window read about 18 % low)
+    k = 21 * fps
+    n = k + 4 * fps
     sm = RigSmoother(preset)
     jaw, blink_out, bone = [], [], []
     blink = np.interp(np.arange(n) / fps - (k + fps) / fps, BLINK_T, BLINK_W)
