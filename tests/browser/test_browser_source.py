@@ -252,3 +252,33 @@ def test_ws_address_without_a_scheme_and_a_bad_fov_still_work(open_page, engine)
     page.wait_applied(1)
     assert (page.rgba()[..., 3] > 0).mean() > 0.05
     assert page.errors() == []
+
+
+def test_the_page_reloads_the_avatar_when_the_engine_restarts_with_another(browser, engine, tmp_path):
+    """OBS keeps the page open across an engine restart: if the restarted engine serves another
+    model (another --avatar), the page loads it on reconnect instead of showing the old one."""
+    from tests.browser.support import Page
+    from vtuber.web.server import PageServer
+
+    first = PageServer(port=0, ws_url="ws://127.0.0.1:9").start()
+    port = first.port
+    page = Page(browser, first.url + f"?ws={engine.url}")
+    try:
+        page.wait("window.__vtuber.avatarLoaded && window.__vtuber.connected")
+        assert "upperChest" in page.state("humanoidBones") and page.state("avatarReloads") == 0
+        engine.stop()
+        first.close()
+        page.wait("!window.__vtuber.connected")
+        second = PageServer(port=port, avatar_path=_avatar_without(tmp_path, "upperChest"), ws_url="ws://127.0.0.1:9").start()
+        try:
+            engine.start()
+            page.wait("window.__vtuber.avatarReloads === 1 && window.__vtuber.avatarLoaded")
+            assert "upperChest" not in page.state("humanoidBones")
+            engine.send(frame(1, 0.0, yaw=20.0))
+            page.wait_applied(1)
+            assert page.errors() == []
+        finally:
+            second.close()
+    finally:
+        page.close()
+        first.close()

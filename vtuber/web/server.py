@@ -24,6 +24,7 @@ address is in use or the page is not built, and ``ConfigError`` when the avatar 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import mimetypes
@@ -136,6 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(split.path)
         refusal = self._refusal(page, split.query)
         set_cookie = False
+        etag = None
         if refusal is not None:
             status, body, ctype = refusal[0], refusal[1].encode(), _TYPES[".txt"]
         else:
@@ -144,6 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body, ctype = page._file("index.html")
             elif path == "/avatar.vrm":
                 body, ctype = page.avatar_bytes, _TYPES[".vrm"]
+                etag = page.avatar_etag
             elif path == "/config.json":
                 body, ctype = json.dumps({"ws_url": page.ws_url_for(self.headers.get("Host"))}).encode(), _TYPES[".json"]
             else:
@@ -155,6 +158,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache")
+        # one request per connection: a handful of files, and a closed server (an engine restart
+        # in the same process, as in tests) leaves no keep-alive thread answering for it
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        if etag is not None and status == HTTPStatus.OK:
+            self.send_header("ETag", etag)  # the page reloads the model when this changes
         if set_cookie and page.token is not None:
             self.send_header("Set-Cookie", f"{_COOKIE}={quote(page.token, safe='')}; HttpOnly; SameSite=Strict; Path=/")
         self.end_headers()
@@ -235,6 +244,7 @@ class PageServer:
         self.ws_url = ws_url
         self.dist_dir = Path(dist_dir) if dist_dir is not None else DIST_DIR
         self.avatar_bytes = b""
+        self.avatar_etag = ""
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -271,6 +281,7 @@ class PageServer:
             self.avatar_bytes = validate_vrm(self.avatar_path)
         else:
             self.avatar_bytes = default_avatar_bytes(self.dist_dir)
+        self.avatar_etag = '"' + hashlib.sha1(self.avatar_bytes).hexdigest()[:16] + '"'  # noqa: S324 - a content tag, not security
         try:
             httpd = _HTTPServer((self.host, self.port), _Handler)
         except OSError as exc:

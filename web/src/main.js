@@ -55,6 +55,8 @@ const state = {
   fps: 0,
   renders: 0,
   gaze: { yaw: 0, pitch: 0 },
+  avatarTag: null, // the loaded avatar file's ETag
+  avatarReloads: 0, // models replaced after an engine restart with another --avatar
   // world-space facing of a humanoid bone (yaw/pitch in degrees, +yaw toward the viewer's right
   // for a model facing +Z): for tests and tools checking what is on screen
   boneFacing: (name) => {
@@ -163,7 +165,41 @@ function expressionName(raw) {
   return vrm1 ? exprLookup.get(vrm1.toLowerCase()) : undefined;
 }
 
+// The avatar file's ETag (the page server's content hash), to notice an engine restarted with
+// another --avatar: on each reconnect the page asks again and reloads the model if it changed.
+async function avatarTag(url) {
+  try {
+    const r = await fetch(url, { method: 'HEAD', cache: 'no-store' });
+    return r.ok ? r.headers.get('ETag') : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+function unloadAvatar() {
+  if (!vrm) return;
+  avatarRoot.remove(vrm.scene);
+  VRMUtils.deepDispose(vrm.scene); // geometry, materials and textures: no GPU memory left behind
+  vrm = null;
+  boneNodes.clear();
+  exprLookup.clear();
+  bonesAnim.clear();
+  exprAnim.clear();
+  current.expr.clear();
+  state.avatarLoaded = false;
+}
+
+async function reloadAvatarIfChanged() {
+  const tag = await avatarTag(cfg.avatar);
+  if (!tag || !state.avatarTag || tag === state.avatarTag) return;
+  console.info('vtuber: the engine serves another avatar; loading it');
+  unloadAvatar();
+  state.avatarReloads += 1;
+  await loadAvatar(cfg.avatar);
+}
+
 async function loadAvatar(url) {
+  const tag = avatarTag(url);
   const loader = new GLTFLoader();
   loader.register((parser) => new VRMLoaderPlugin(parser));
   let gltf;
@@ -198,6 +234,7 @@ async function loadAvatar(url) {
   state.expressions = names;
   vrm.update(0);
   computeFraming();
+  state.avatarTag = await tag;
   state.avatarLoaded = true;
   console.info(`vtuber: avatar loaded (${url}, VRM ${state.metaVersion}, ${boneNodes.size} bones, ${names.length} expressions)`);
   return vrm;
@@ -464,6 +501,7 @@ function connect() {
     state.connects += 1;
     state.lastT = null;
     console.info(`vtuber: connected to ${state.wsUrl}`);
+    if (state.connects > 1 && state.avatarLoaded) reloadAvatarIfChanged();
   };
   ws.onmessage = (ev) => {
     let msg;
