@@ -276,7 +276,8 @@ def test_the_page_reloads_the_avatar_when_the_engine_restarts_with_another(brows
             assert "upperChest" not in page.state("humanoidBones")
             engine.send(frame(1, 0.0, yaw=20.0))
             page.wait_applied(1)
-            assert page.errors() == []
+            # the refused reconnects while the engine was down are the browser's own log lines
+            assert [e for e in page.errors() if "ERR_CONNECTION_REFUSED" not in e] == []
         finally:
             second.close()
     finally:
