@@ -176,7 +176,7 @@ def test_ifacialmocap_handshakes_are_bounded() -> None:
 def test_osc_sender_hears_about_a_receiver_that_is_not_listening(caplog: pytest.LogCaptureFixture) -> None:
     """One connected socket per target: the ICMP port-unreachable for a closed port comes back
     as a warning (once), and the receiver is picked up when it appears."""
-    caplog.set_level("INFO", logger="vtuber.send.osc_map")
+    caplog.set_level("INFO", logger="vtuber.send.udp")
     with udp_socket() as probe:
         port = probe.getsockname()[1]
     with OscMapSender(VRCHAT_MAP, targets=[("127.0.0.1", port)]) as tx:

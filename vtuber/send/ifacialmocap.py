@@ -25,7 +25,7 @@ from vtuber.encode.ifacialmocap import DEFAULT_PORT, HANDSHAKE, encode_ifacialmo
 from vtuber.errors import SenderError
 from vtuber.records import AvatarPose
 from vtuber.send.access import is_loopback
-from vtuber.send.osc_map import Target, UdpTargets
+from vtuber.send.udp import Target, UdpTargets
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class IFacialMocapSender:
         """Send one frame to every target; never raises on I/O."""
         self._poll_handshakes()
         if self._out.targets:
-            self._out.send([encode_ifacialmocap(pose)])
+            self._out.send([encode_ifacialmocap(pose)], time_s)
 
     def close(self) -> None:
         if self._listen is not None:

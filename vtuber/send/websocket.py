@@ -50,16 +50,15 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from http import HTTPStatus
+from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.http11 import Request, Response
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
 
-from vtuber.send.access import host_header_allowed, is_loopback, origin_allowed, token_matches
 from vtuber.encode.ws_json import (
     COORDS,
     DEFAULT_COORDS,
@@ -73,6 +72,7 @@ from vtuber.encode.ws_json import (
 from vtuber.errors import SenderError
 from vtuber.records import AvatarPose
 from vtuber.retarget import skeleton
+from vtuber.send.access import host_header_allowed, is_loopback, origin_allowed, token_matches
 
 logger = logging.getLogger(__name__)
 
