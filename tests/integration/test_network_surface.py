@@ -13,7 +13,8 @@ from websockets.sync.client import connect
 
 from tests.integration.test_websocket_server import make_pose
 from vtuber.errors import SenderError
-from vtuber.send.websocket import WebSocketServer, is_loopback
+from vtuber.send.access import is_loopback
+from vtuber.send.websocket import WebSocketServer
 
 # The clients below live across threads, so they are opened without a with-block on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:connect\\(\\) must be used:DeprecationWarning")

@@ -18,6 +18,8 @@ import ipaddress
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
+from vtuber.errors import SenderError
+
 ANY_ADDRESS = ("", "0.0.0.0", "::", "[::]")
 """Bind addresses that mean "every interface"."""
 
@@ -63,3 +65,13 @@ def host_header_allowed(host_header: str | None, bound_host: str) -> bool:
 def token_matches(supplied: str, token: str) -> bool:
     """Constant-time comparison of a supplied token with the configured one."""
     return hmac.compare_digest(supplied.encode(), token.encode())
+
+
+def require_token_off_loopback(host: str, token: str | None, what: str, exposure: str, token_hint: str = "") -> None:
+    """SenderError (one line) when a listener for ``what`` would bind the non-loopback ``host``
+    without an access token; ``exposure`` says what other machines could then do."""
+    if not is_loopback(host) and not token:
+        raise SenderError(
+            f"refusing to serve {what} on {host}: other machines could {exposure}; "
+            f"set an access token ([websocket] token = \"...\"{token_hint}) or bind 127.0.0.1"
+        )

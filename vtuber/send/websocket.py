@@ -72,7 +72,12 @@ from vtuber.encode.ws_json import (
 from vtuber.errors import SenderError
 from vtuber.records import AvatarPose
 from vtuber.retarget import skeleton
-from vtuber.send.access import host_header_allowed, is_loopback, origin_allowed, token_matches
+from vtuber.send.access import (
+    host_header_allowed,
+    origin_allowed,
+    require_token_off_loopback,
+    token_matches,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -145,11 +150,7 @@ class WebSocketServer:
         max_messages_per_s: float = MAX_MESSAGES_PER_S,
         send_buffer_bytes: int | None = SEND_BUFFER_BYTES,
     ) -> None:
-        if not is_loopback(host) and not token:
-            raise SenderError(
-                f"refusing to serve the WebSocket stream on {host}: other machines could read it; "
-                "set an access token ([websocket] token = \"...\") or bind 127.0.0.1"
-            )
+        require_token_off_loopback(host, token, "the WebSocket stream", "read it")
         self._token = token or None
         self._allowed_origins = frozenset(o.rstrip("/") for o in allowed_origins)
         self._max_messages_per_s = max_messages_per_s

@@ -39,7 +39,13 @@ from typing import Self
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 from vtuber.errors import ConfigError, SenderError
-from vtuber.send.access import ANY_ADDRESS, host_header_allowed, is_loopback, origin_allowed, token_matches
+from vtuber.send.access import (
+    ANY_ADDRESS,
+    host_header_allowed,
+    origin_allowed,
+    require_token_off_loopback,
+    token_matches,
+)
 
 DIST_DIR = Path(__file__).resolve().parent / "dist"
 """Where ``npm run build`` (in ``web/``) puts the page."""
@@ -231,11 +237,7 @@ class PageServer:
         token: str | None = None,
         allowed_origins: Sequence[str] = (),
     ) -> None:
-        if not is_loopback(host) and not token:
-            raise SenderError(
-                f"refusing to serve the browser-source page on {host}: other machines could load it; "
-                "set an access token ([websocket] token = \"...\", shared by the page) or bind 127.0.0.1"
-            )
+        require_token_off_loopback(host, token, "the browser-source page", "load it", ", shared by the page")
         self.token = token or None
         self.allowed_origins = frozenset(o.rstrip("/") for o in allowed_origins)
         self.host = host
@@ -281,7 +283,7 @@ class PageServer:
             self.avatar_bytes = validate_vrm(self.avatar_path)
         else:
             self.avatar_bytes = default_avatar_bytes(self.dist_dir)
-        self.avatar_etag = '"' + hashlib.sha1(self.avatar_bytes).hexdigest()[:16] + '"'  # noqa: S324 - a content tag, not security
+        self.avatar_etag = '"' + hashlib.sha1(self.avatar_bytes).hexdigest()[:16] + '"'
         try:
             httpd = _HTTPServer((self.host, self.port), _Handler)
         except OSError as exc:
