@@ -8,6 +8,8 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
 
@@ -37,23 +39,31 @@ def test_parse_datagram_rejects_garbage() -> None:
             parse_datagram(g)
 
 
-def test_listener_summarises_and_records_a_performer(tmp_path: Path) -> None:
-    out, record = io.StringIO(), io.StringIO()
+@contextmanager
+def listening(out: io.StringIO, record: io.StringIO, result: dict) -> Iterator[tuple[tuple[str, int], VmcSender, socket.socket]]:
+    """A real listener running ``run_listen`` in a thread, with a VMC sender and a raw UDP socket
+    aimed at it; on exit the listener stops and its stats land in ``result["stats"]``."""
     stop = threading.Event()
     with VmcListener("127.0.0.1", 0) as listener:
-        result: dict = {}
         worker = threading.Thread(target=lambda: result.update(stats=run_listen(listener, out=out, record=record, stop=stop, interval_s=0.5)))
         worker.start()
         with VmcSender([listener.address]) as tx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
-            pose = frame_pose()
-            for i in range(30):
-                tx.send(pose, i / 60)
-                time.sleep(1 / 60)
-            for g in GARBAGE[1:]:
-                raw.sendto(g, listener.address)
-            time.sleep(0.7)
+            yield listener.address, tx, raw
         stop.set()
         worker.join(5.0)
+        assert not worker.is_alive()
+
+
+def test_listener_summarises_and_records_a_performer(tmp_path: Path) -> None:
+    out, record, result = io.StringIO(), io.StringIO(), {}
+    with listening(out, record, result) as (address, tx, raw):
+        pose = frame_pose()
+        for i in range(30):
+            tx.send(pose, i / 60)
+            time.sleep(1 / 60)
+        for g in GARBAGE[1:]:
+            raw.sendto(g, address)
+        time.sleep(0.7)
     stats = result["stats"]
     assert stats.garbage == len(GARBAGE) - 1
     assert stats.bones == set(skeleton.BONES)
@@ -108,20 +118,13 @@ def test_odd_osc_arguments_are_recorded_not_fatal() -> None:
     odd = (pad(b"/VMC/Ext/Odd\x00") + pad(b",tfdbs\x00")
            + struct.pack(">QfdI", (3_900_000_000 << 32) | (1 << 31), float("nan"), float("inf"), 2)
            + pad(b"\x01\x02") + pad(b"x\x00"))  # OSC 1.0 layout, built by hand: python-osc's builder has no timetags
-    out, record = io.StringIO(), io.StringIO()
-    stop = threading.Event()
-    with VmcListener("127.0.0.1", 0) as listener:
-        result: dict = {}
-        worker = threading.Thread(target=lambda: result.update(stats=run_listen(listener, out=out, record=record, stop=stop, interval_s=0.5)))
-        worker.start()
-        with VmcSender([listener.address]) as tx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
-            raw.sendto(odd, listener.address)
-            time.sleep(0.1)
-            tx.send(frame_pose(), 0.0)
-            time.sleep(0.6)
-        stop.set()
-        worker.join(5.0)
-    assert not worker.is_alive() and "stats" in result
+    out, record, result = io.StringIO(), io.StringIO(), {}
+    with listening(out, record, result) as (address, tx, raw):
+        raw.sendto(odd, address)
+        time.sleep(0.1)
+        tx.send(frame_pose(), 0.0)
+        time.sleep(0.6)
+    assert "stats" in result
     records = [json.loads(line, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}")) for line in record.getvalue().splitlines()]
     odd_rec = next(r for r in records if r.get("address") == "/VMC/Ext/Odd")
     assert odd_rec["args"][1:] == ["nan", "inf", "0102", "x"] and isinstance(odd_rec["args"][0], str)
