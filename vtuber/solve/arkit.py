@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -95,14 +94,7 @@ def align_face(
         w, h = image_size
         pts = np.asarray(points[:n], dtype=np.float64)
         rays = np.empty((n, 3))
-        if any(cam.distortion):  # a calibrated lens: the same undistorted rays solve_head fitted
-            px = np.empty((n, 1, 2))
-            px[:, 0, 0] = pts[:, 0] * w
-            px[:, 0, 1] = pts[:, 1] * h
-            rays[:, :2] = cv2.undistortPoints(px, cam.matrix, cam.distortion_array).reshape(n, 2)
-        else:
-            rays[:, 0] = (pts[:, 0] * w - cam.cx) / cam.fx
-            rays[:, 1] = (pts[:, 1] * h - cam.cy) / cam.fy
+        rays[:, :2] = cam.normalised(pts[:, :2] * (w, h))  # the same (undistorted) rays solve_head fits
         rays[:, 2] = 1.0
         # each ray meets the plane (in the head's frame) at its canonical vertex's depth
         axis_z = r[:, 2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -52,3 +53,14 @@ class CameraIntrinsics:
     @property
     def distortion_array(self) -> NDArray[np.float64]:
         return np.asarray(self.distortion, dtype=np.float64)
+
+    def normalised(self, pixels: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(N, 2) pixel points -> (N, 2) undistorted normalised image coordinates (x/z, y/z of
+        each point's camera ray, OpenCV axes): the plain pinhole inverse without lens
+        distortion, ``cv2.undistortPoints`` with it."""
+        if any(self.distortion):
+            return cv2.undistortPoints(pixels.reshape(-1, 1, 2), self.matrix, self.distortion_array).reshape(-1, 2)
+        out = np.empty((len(pixels), 2))
+        out[:, 0] = (pixels[:, 0] - self.cx) / self.fx
+        out[:, 1] = (pixels[:, 1] - self.cy) / self.fy
+        return out

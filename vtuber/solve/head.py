@@ -159,12 +159,7 @@ def _fit_with_depth(
     canonical face's size matches it (MediaPipe's own metric assumption). No weak-perspective
     start or iteration is needed: one fit is exact for its weights.
     """
-    if any(cam.distortion):
-        rays = cv2.undistortPoints(image_points.reshape(-1, 1, 2), cam.matrix, cam.distortion_array).reshape(-1, 2)
-    else:
-        rays = np.empty_like(image_points)
-        rays[:, 0] = (image_points[:, 0] - cam.cx) / cam.fx
-        rays[:, 1] = (image_points[:, 1] - cam.cy) / cam.fy
+    rays = cam.normalised(image_points)
     w = weights / weights.sum()
     rel = depth_px / cam.fx  # depth offsets in units of the face's mean depth
     rel -= w @ rel
