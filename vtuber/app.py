@@ -126,8 +126,11 @@ def build_senders(config: EngineConfig, stack: ExitStack, profile_name: str) -> 
         logger.info("sending OSC with the map %s", config.osc.map)
     if config.websocket.enabled:
         from vtuber.send.websocket import WebSocketServer
+        from vtuber.send.websocket_process import WebSocketServerProcess, supported
 
-        server = WebSocketServer(
+        # its own process where the platform allows: clients never take the engine's GIL
+        server_class = WebSocketServerProcess if supported() else WebSocketServer
+        server = server_class(
             host=config.websocket.host,
             port=config.websocket.port,
             avatar_profile=profile_name,

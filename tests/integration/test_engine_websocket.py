@@ -1,6 +1,6 @@
 """The engine's WebSocket stream end to end: the demo through real MediaPipe to real clients.
 
-Two clients each get one message per frame with the head rotation and blendshapes; a third that
+Two clients of the server process each get one message per frame with the head rotation and blendshapes; a third that
 disconnects and a fourth that never reads slow nobody down."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 
 import pytest
 from websockets.sync.client import connect
@@ -15,7 +16,7 @@ from websockets.sync.client import connect
 from vtuber.capture.demo import DemoSource
 from vtuber.engine import Engine
 from vtuber.retarget.profile import load_profile
-from vtuber.send.websocket import WebSocketServer
+from vtuber.send.websocket_process import WebSocketServerProcess
 from vtuber.smooth import RigSmoother
 from vtuber.track.mediapipe_adapter import MediaPipeTracker
 
@@ -44,7 +45,7 @@ def collect(url: str, out: list[dict], ready: threading.Event, stop_after: int |
 
 
 def test_clients_get_one_message_per_frame_and_bad_clients_slow_nobody() -> None:
-    server = WebSocketServer("127.0.0.1", 0, avatar_profile="vrm0")
+    server = WebSocketServerProcess("127.0.0.1", 0, avatar_profile="vrm0")  # as `vtuber run` serves it
     server.start()
     try:
         url = f"ws://127.0.0.1:{server.port}/"
@@ -63,6 +64,10 @@ def test_clients_get_one_message_per_frame_and_bad_clients_slow_nobody() -> None
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)  # and never reads
         for event in ready:
             assert event.wait(10)
+        deadline = time.monotonic() + 10
+        while server.client_count < 4:  # the three readers and the stalled client, as the server counts them
+            assert time.monotonic() < deadline, server.client_count
+            time.sleep(0.01)
         with MediaPipeTracker("face", face_backend="mesh") as tracker:
             engine = Engine(
                 source=DemoSource(),

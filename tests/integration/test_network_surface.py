@@ -15,13 +15,23 @@ from tests.integration.test_websocket_server import make_pose
 from vtuber.errors import SenderError
 from vtuber.send.access import is_loopback
 from vtuber.send.websocket import WebSocketServer
+from vtuber.send.websocket_process import WebSocketServerProcess
 
 # The clients below live across threads, so they are opened without a with-block on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:connect\\(\\) must be used:DeprecationWarning")
 
 
-def start(**kwargs: object) -> WebSocketServer:
-    server = WebSocketServer("127.0.0.1", 0, **kwargs)  # type: ignore[arg-type]
+AnyServer = WebSocketServer | WebSocketServerProcess
+
+
+@pytest.fixture(params=[WebSocketServer, WebSocketServerProcess], ids=["thread", "process"])
+def server_class(request: pytest.FixtureRequest) -> type[AnyServer]:
+    """Each attack against the server on a thread and in its own process (what `vtuber run` uses)."""
+    return request.param  # type: ignore[no-any-return]
+
+
+def start(server_class: type[AnyServer], **kwargs: object) -> AnyServer:
+    server = server_class("127.0.0.1", 0, **kwargs)  # type: ignore[arg-type]
     server.start()
     return server
 
@@ -48,7 +58,7 @@ class Reader:
         self.ws.close()
 
 
-def publish_for(server: WebSocketServer, seconds: float, rate_hz: float = 60.0) -> int:
+def publish_for(server: AnyServer, seconds: float, rate_hz: float = 60.0) -> int:
     n = 0
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -58,15 +68,15 @@ def publish_for(server: WebSocketServer, seconds: float, rate_hz: float = 60.0) 
     return n
 
 
-def test_non_loopback_bind_requires_a_token() -> None:
+def test_non_loopback_bind_requires_a_token(server_class: type[AnyServer]) -> None:
     with pytest.raises(SenderError, match="set an access token"):
-        WebSocketServer("0.0.0.0", 0)
+        server_class("0.0.0.0", 0)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
 
 
-def test_wrong_or_missing_token_is_refused_and_the_right_one_accepted() -> None:
-    server = start(token="s3cret")
+def test_wrong_or_missing_token_is_refused_and_the_right_one_accepted(server_class: type[AnyServer]) -> None:
+    server = start(server_class, token="s3cret")
     try:
         base = f"ws://127.0.0.1:{server.port}/"
         for query in ("", "?token=wrong"):
@@ -84,8 +94,8 @@ def test_wrong_or_missing_token_is_refused_and_the_right_one_accepted() -> None:
         server.close()
 
 
-def test_foreign_browser_origin_is_refused_loopback_pages_accepted() -> None:
-    server = start(allowed_origins=("https://overlay.example",))
+def test_foreign_browser_origin_is_refused_loopback_pages_accepted(server_class: type[AnyServer]) -> None:
+    server = start(server_class, allowed_origins=("https://overlay.example",))
     try:
         base = f"ws://127.0.0.1:{server.port}/"
         with pytest.raises(InvalidStatus) as info:
@@ -100,8 +110,8 @@ def test_foreign_browser_origin_is_refused_loopback_pages_accepted() -> None:
 
 
 @pytest.mark.parametrize("attack", ["ten_megabytes", "garbage", "flood"])
-def test_attacks_close_only_the_attacker(attack: str) -> None:
-    server = start()
+def test_attacks_close_only_the_attacker(server_class: type[AnyServer], attack: str) -> None:
+    server = start(server_class)
     try:
         base = f"ws://127.0.0.1:{server.port}/"
         victim = Reader(base)
@@ -140,12 +150,12 @@ def test_attacks_close_only_the_attacker(attack: str) -> None:
         server.close()
 
 
-def test_handshake_tricks_are_refused() -> None:
+def test_handshake_tricks_are_refused(server_class: type[AnyServer]) -> None:
     """Repeated security headers (400), a foreign Host name on a loopback server (403: DNS
     rebinding), and deeply nested JSON inside the size limit (closed 1008, not a server error)."""
     import http.client
 
-    server = start(token=None)
+    server = start(server_class, token=None)
     try:
         def handshake(headers: list[tuple[str, str]]) -> int:
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
@@ -173,8 +183,8 @@ def test_handshake_tricks_are_refused() -> None:
         server.close()
 
 
-def test_a_token_vouches_for_a_page_from_another_machine() -> None:
-    server = start(token="s3cret")
+def test_a_token_vouches_for_a_page_from_another_machine(server_class: type[AnyServer]) -> None:
+    server = start(server_class, token="s3cret")
     try:
         base = f"ws://127.0.0.1:{server.port}/"
         with pytest.raises(InvalidStatus) as info:

@@ -1,4 +1,7 @@
-"""WebSocketServer with real sockets on 127.0.0.1: websockets' sync client and raw TCP sockets."""
+"""WebSocketServer with real sockets on 127.0.0.1: websockets' sync client and raw TCP sockets.
+
+Every test runs against the server on a thread in this process and in its own process
+(``WebSocketServerProcess``, what ``vtuber run`` uses on POSIX): the same behaviour either way."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from vtuber.errors import SenderError
 from vtuber.records import AvatarPose, BoneTransform, HeadPose
 from vtuber.retarget import skeleton
 from vtuber.send.websocket import WebSocketServer
+from vtuber.send.websocket_process import WebSocketServerProcess
 
 WAIT_S = 5.0
 
@@ -39,9 +43,17 @@ def make_pose(index: int) -> AvatarPose:
     )
 
 
+AnyServer = WebSocketServer | WebSocketServerProcess
+
+
+@pytest.fixture(params=[WebSocketServer, WebSocketServerProcess], ids=["thread", "process"])
+def server_class(request: pytest.FixtureRequest) -> type[AnyServer]:
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture
-def server() -> Iterator[WebSocketServer]:
-    s = WebSocketServer("127.0.0.1", 0, avatar_profile="test_profile", version="9.9.9")
+def server(server_class: type[AnyServer]) -> Iterator[AnyServer]:
+    s = server_class("127.0.0.1", 0, avatar_profile="test_profile", version="9.9.9")
     s.start()
     try:
         yield s
@@ -49,20 +61,20 @@ def server() -> Iterator[WebSocketServer]:
         s.close()
 
 
-def url(server: WebSocketServer, query: str = "") -> str:
+def url(server: AnyServer, query: str = "") -> str:
     return f"ws://127.0.0.1:{server.port}/{query}"
 
 
 @contextmanager
 def open_client(
-    server: WebSocketServer, query: str = ""
+    server: AnyServer, query: str = ""
 ) -> Iterator[tuple[ClientConnection, dict]]:
     """Connect, read hello, yield (connection, hello), close."""
     with connect(url(server, query), open_timeout=WAIT_S, close_timeout=1) as ws:
         yield ws, json.loads(ws.recv(timeout=WAIT_S))
 
 
-def wait_clients(server: WebSocketServer, n: int) -> None:
+def wait_clients(server: AnyServer, n: int) -> None:
     deadline = time.monotonic() + WAIT_S
     while server.client_count != n:
         assert time.monotonic() < deadline, f"client_count {server.client_count} != {n}"
@@ -80,7 +92,7 @@ def recv_frame(ws: ClientConnection, index: int) -> dict:
             return msg
 
 
-def raw_stalled_client(server: WebSocketServer) -> socket.socket:
+def raw_stalled_client(server: AnyServer) -> socket.socket:
     """A TCP client that completes the handshake and then never reads (tiny receive buffer)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -112,7 +124,7 @@ def closed_code(ws: ClientConnection) -> int | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_hello_content(server: WebSocketServer) -> None:
+def test_hello_content(server: AnyServer) -> None:
     with open_client(server, "?coords=gltf&names=arkit") as (ws, hello):
         assert hello == {
             "type": "hello",
@@ -127,7 +139,7 @@ def test_hello_content(server: WebSocketServer) -> None:
         assert (hello2["coords"], hello2["names"]) == ("unity", "profile")
 
 
-def test_two_clients_receive_every_frame(server: WebSocketServer) -> None:
+def test_two_clients_receive_every_frame(server: AnyServer) -> None:
     with open_client(server) as (a, _), open_client(server, "?coords=gltf&names=arkit") as (b, _):
         wait_clients(server, 2)
         for i in range(30):
@@ -144,7 +156,7 @@ def test_two_clients_receive_every_frame(server: WebSocketServer) -> None:
 
 
 def test_stalled_client_does_not_slow_publish_and_others_keep_receiving(
-    server: WebSocketServer,
+    server: AnyServer,
 ) -> None:
     stalled = raw_stalled_client(server)
     poses = [make_pose(i) for i in range(4)]
@@ -165,8 +177,8 @@ def test_stalled_client_does_not_slow_publish_and_others_keep_receiving(
     stalled.close()
 
 
-def test_stalled_client_is_dropped_after_the_stall_timeout() -> None:
-    with WebSocketServer("127.0.0.1", 0, stall_timeout_s=0.3) as server:
+def test_stalled_client_is_dropped_after_the_stall_timeout(server_class: type[AnyServer]) -> None:
+    with server_class("127.0.0.1", 0, stall_timeout_s=0.3) as server:
         stalled = raw_stalled_client(server)
         with open_client(server) as (good, _):
             wait_clients(server, 2)
@@ -188,7 +200,7 @@ def test_stalled_client_is_dropped_after_the_stall_timeout() -> None:
     ids=["1MB", "garbage", "binary"],
 )
 def test_bad_inbound_closes_only_that_client(
-    server: WebSocketServer, payload: str | bytes, code: int
+    server: AnyServer, payload: str | bytes, code: int
 ) -> None:
     with open_client(server) as (good, _), open_client(server) as (bad, _):
         wait_clients(server, 2)
@@ -203,7 +215,7 @@ def test_bad_inbound_closes_only_that_client(
             recv_frame(good, i)
 
 
-def test_small_unknown_json_is_ignored(server: WebSocketServer) -> None:
+def test_small_unknown_json_is_ignored(server: AnyServer) -> None:
     with open_client(server) as (ws, _):
         ws.send(json.dumps({"type": "something_new", "value": [1, 2, 3]}))
         ws.send("42")
@@ -212,19 +224,19 @@ def test_small_unknown_json_is_ignored(server: WebSocketServer) -> None:
         assert recv_frame(ws, 1)["index"] == 1
 
 
-def test_bad_query_is_closed_with_policy_violation(server: WebSocketServer) -> None:
+def test_bad_query_is_closed_with_policy_violation(server: AnyServer) -> None:
     with connect(url(server, "?coords=unreal"), open_timeout=WAIT_S, close_timeout=1) as ws:
         assert closed_code(ws) == 1008
 
 
-def test_port_in_use_raises_sender_error(server: WebSocketServer) -> None:
-    other = WebSocketServer("127.0.0.1", server.port)
+def test_port_in_use_raises_sender_error(server: AnyServer) -> None:
+    other = type(server)("127.0.0.1", server.port)
     with pytest.raises(SenderError, match="in use"):
         other.start()
 
 
-def test_close_disconnects_clients() -> None:
-    server = WebSocketServer("127.0.0.1", 0)
+def test_close_disconnects_clients(server_class: type[AnyServer]) -> None:
+    server = server_class("127.0.0.1", 0)
     server.start()
     with open_client(server) as (ws, _):
         wait_clients(server, 1)

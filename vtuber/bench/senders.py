@@ -43,7 +43,7 @@ from vtuber.retarget.profile import AVATARS_DIR, load_profile
 from vtuber.retarget.retarget import retarget
 from vtuber.send.osc_map import OscMapSender
 from vtuber.send.udp import VmcSender
-from vtuber.send.websocket import WebSocketServer
+from vtuber.send.websocket_process import WebSocketServerProcess
 from vtuber.solve.arkit import ARKIT_52
 
 VISEMES = ("aa", "ih", "ou", "ee", "oh")
@@ -315,7 +315,7 @@ def run_senders_bench(
     n_samples = math.ceil(seconds) + 2
     stream = PoseStream(profile)
 
-    ws = WebSocketServer("127.0.0.1", 0, avatar_profile=profile)
+    ws = WebSocketServerProcess("127.0.0.1", 0, avatar_profile=profile)  # as `vtuber run` serves it
     ws.start()
     receivers = _Receivers(f"ws://127.0.0.1:{ws.port}/", ws_clients)
     vmc = osc = None

@@ -32,7 +32,7 @@ from vtuber.engine import Engine
 from vtuber.records import Frame
 from vtuber.retarget.profile import load_profile
 from vtuber.send.udp import VmcSender
-from vtuber.send.websocket import WebSocketServer
+from vtuber.send.websocket_process import WebSocketServerProcess
 from vtuber.smooth import RigSmoother
 from vtuber.telemetry import STAGES, Telemetry
 
@@ -207,12 +207,13 @@ def bench_clip(clip: Path, mode: str, *, face_backend: str = "mesh", warmup: int
         sink = _UdpSink()
         stack.callback(sink.close)
         vmc = stack.enter_context(VmcSender([("127.0.0.1", sink.port)]))
-        ws = WebSocketServer("127.0.0.1", 0)
+        ws = WebSocketServerProcess("127.0.0.1", 0)  # as `vtuber run` serves it
         ws.start()
         stack.callback(ws.close)
         if ws_readers:
             readers = _WsReaders(f"ws://127.0.0.1:{ws.port}/", ws_readers)
             stack.callback(readers.close)
+            _wait_for_clients(ws, ws_readers)
         tracker = stack.enter_context(MediaPipeTracker(mode, face_backend=face_backend))  # type: ignore[arg-type]
         warm = VideoFileSource(clip)  # warm the graphs up so start-up does not count
         for _ in range(warmup):
@@ -230,6 +231,15 @@ def bench_clip(clip: Path, mode: str, *, face_backend: str = "mesh", warmup: int
     size = f"{first.image.shape[1]}x{first.image.shape[0]}" if first is not None else "?"
     stages, after = _stats(engine.telemetry)
     return ThroughputResult(clip.name, mode, size, summary.frames, summary.fps, stages, after)
+
+
+def _wait_for_clients(ws: WebSocketServerProcess, count: int, timeout_s: float = 10.0) -> None:
+    """Until the server process reports ``count`` clients (it skips frames while it has none)."""
+    deadline = time.monotonic() + timeout_s
+    while ws.client_count < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the WebSocket server reports {ws.client_count} of {count} bench readers")
+        time.sleep(0.01)
 
 
 class LiveFastSource:
@@ -301,9 +311,9 @@ def bench_latency(clip: Path, *, source_fps: float = 240.0, seconds: float = 10.
     return result
 
 
-def rss_mib() -> float:
-    """Resident set size of this process, MiB (Linux /proc)."""
-    with open(f"/proc/{os.getpid()}/status") as fh:
+def rss_mib(pid: int | None = None) -> float:
+    """Resident set size of a process (default: this one), MiB (Linux /proc)."""
+    with open(f"/proc/{pid or os.getpid()}/status") as fh:
         for line in fh:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024.0
@@ -346,7 +356,7 @@ def bench_soak(seconds: float, out_dir: Path, *, ws_clients: int = 3, warmup_s: 
         sink = _UdpSink()
         stack.callback(sink.close)
         vmc = stack.enter_context(VmcSender([("127.0.0.1", sink.port)]))
-        ws = WebSocketServer("127.0.0.1", 0)
+        ws = WebSocketServerProcess("127.0.0.1", 0)  # as `vtuber run` serves it
         ws.start()
         stack.callback(ws.close)
         clients = _WsClients(f"ws://127.0.0.1:{ws.port}/", ws_clients)
@@ -369,7 +379,7 @@ def bench_soak(seconds: float, out_dir: Path, *, ws_clients: int = 3, warmup_s: 
             now = time.monotonic()
             fps = (e.telemetry.frames - last[1]) / (now - last[0])
             last[0], last[1] = now, e.telemetry.frames
-            samples.append((now - start, rss_mib(), fps))
+            samples.append((now - start, rss_mib() + rss_mib(ws.pid), fps))  # engine + server process
 
         summary = engine.run(on_stats=sample, stats_interval_s=1.0)
         received = list(clients.received)

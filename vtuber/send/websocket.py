@@ -48,7 +48,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
@@ -130,6 +130,8 @@ class WebSocketServer:
         max_messages_per_s: inbound message rate above which a client is closed (1008).
         send_buffer_bytes: kernel send buffer per connection (SO_SNDBUF); None leaves the
             operating system's autotuning (up to megabytes) in charge.
+        on_clients: called on the loop thread with the new ``client_count`` whenever a client
+            joins (after ``hello``) or leaves; must be quick.
 
     Raises:
         SenderError: a non-loopback ``host`` without a ``token`` (one line naming the fix).
@@ -149,6 +151,7 @@ class WebSocketServer:
         allowed_origins: Sequence[str] = (),
         max_messages_per_s: float = MAX_MESSAGES_PER_S,
         send_buffer_bytes: int | None = SEND_BUFFER_BYTES,
+        on_clients: Callable[[int], None] | None = None,
     ) -> None:
         require_token_off_loopback(host, token, "the WebSocket stream", "read it")
         self._token = token or None
@@ -173,6 +176,7 @@ class WebSocketServer:
         self._stop: asyncio.Event | None = None
         self._bound_port: int | None = None
         self._encode_failing = False
+        self._on_clients = on_clients
 
     # Public API --------------------------------------------------------------------------
 
@@ -359,6 +363,7 @@ class WebSocketServer:
         except ConnectionClosed:
             return
         self._clients.add(client)
+        self._clients_changed()
         logger.info(
             "WebSocket client %s connected (coords=%s, names=%s)",
             conn.remote_address,
@@ -370,10 +375,15 @@ class WebSocketServer:
             await self._read_loop(conn)
         finally:
             self._clients.discard(client)
+            self._clients_changed()
             writer.cancel()
             logger.info(
                 "WebSocket client %s disconnected (%s)", conn.remote_address, conn.close_code
             )
+
+    def _clients_changed(self) -> None:
+        if self._on_clients is not None:
+            self._on_clients(len(self._clients))
 
     def _limit_send_buffer(self, conn: ServerConnection) -> None:
         if self._send_buffer_bytes is None:

@@ -1,0 +1,135 @@
+"""WebSocketServerProcess: what running the server in its own process adds, on real processes,
+sockets and signals. (Its protocol, limits and access policy are the in-process server's: every
+test in test_websocket_server.py and test_network_surface.py runs against both.)"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from tests.integration.test_websocket_server import WAIT_S, make_pose, open_client, recv_frame, wait_clients
+from vtuber.encode.ws_json import encode_frame
+from vtuber.send.websocket_process import WebSocketServerProcess, supported
+
+pytestmark = pytest.mark.skipif(not supported(), reason="needs AF_UNIX SOCK_SEQPACKET (POSIX)")
+
+
+def wait_until(condition: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_frames_arrive_as_the_encoder_writes_them() -> None:
+    with WebSocketServerProcess("127.0.0.1", 0) as server:
+        with open_client(server, "?coords=gltf&names=arkit") as (ws, hello):
+            assert hello["type"] == "hello"
+            wait_clients(server, 1)
+            for i in range(30):
+                server.publish(make_pose(i), sent_wall_s=1_700_000_000.5 + i)
+                text = ws.recv(timeout=WAIT_S)
+                assert text == encode_frame(make_pose(i), coords="gltf", names="arkit", sent_wall_s=1_700_000_000.5 + i)
+
+
+def test_a_stopped_child_never_blocks_publish_and_resumes_with_the_newest_frame() -> None:
+    with WebSocketServerProcess("127.0.0.1", 0) as server, open_client(server) as (ws, _):
+        wait_clients(server, 1)
+        pid = server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)  # a child that does not run at all: its buffer fills
+        try:
+            for i in range(2000):
+                server.publish(make_pose(i), sent_wall_s=0.0)
+            assert server.dropped > 0
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        server.publish(make_pose(5000), sent_wall_s=0.0)
+        stale = []
+        while (index := json.loads(ws.recv(timeout=WAIT_S))["index"]) != 5000:
+            stale.append(index)
+        # of the frames queued while it was stopped, the child sends at most the newest one
+        assert len(stale) <= 1, stale
+
+
+def test_a_crashed_child_is_reported_once_and_publish_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    server = WebSocketServerProcess("127.0.0.1", 0)
+    server.start()
+    try:
+        with open_client(server) as (_ws, _):
+            wait_clients(server, 1)
+            with caplog.at_level(logging.WARNING):
+                os.kill(server.pid, signal.SIGKILL)  # type: ignore[arg-type]
+                wait_until(lambda: server.client_count == 0, "the parent never saw the child go")
+                for i in range(20):
+                    server.publish(make_pose(i), sent_wall_s=0.0)  # must not raise
+                wait_until(lambda: "WebSocket server process stopped" in caplog.text, "no error logged")
+            assert caplog.text.count("WebSocket server process stopped") == 1
+    finally:
+        server.close()
+
+
+_PARENT = """
+import sys, time
+from vtuber.send.websocket_process import WebSocketServerProcess
+server = WebSocketServerProcess("127.0.0.1", 0)
+server.start()
+print(server.port, server.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_child_ends_with_a_killed_parent_and_frees_the_port() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        port, child = (int(v) for v in parent.stdout.readline().split())
+        assert not port_is_free(port)
+        parent.kill()  # SIGKILL: no cleanup code runs in the parent
+        parent.wait()
+        wait_until(lambda: port_is_free(port), "the orphaned server still holds the port")
+        wait_until(lambda: not os.path.exists(f"/proc/{child}") or _is_zombie(child), "the child outlived its parent")
+    finally:
+        parent.kill()
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_ctrl_c_in_the_terminal_leaves_the_shutdown_to_the_engine() -> None:
+    with WebSocketServerProcess("127.0.0.1", 0) as server, open_client(server) as (ws, _):
+        wait_clients(server, 1)
+        os.kill(server.pid, signal.SIGINT)  # type: ignore[arg-type]  # what a terminal's Ctrl-C sends the group
+        time.sleep(0.2)
+        server.publish(make_pose(3), sent_wall_s=0.0)
+        assert recv_frame(ws, 3)["index"] == 3
+
+
+def test_the_childs_log_lines_reach_the_engines_loggers(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        with WebSocketServerProcess("127.0.0.1", 0) as server:
+            with pytest.raises(InvalidStatus):
+                connect(f"ws://127.0.0.1:{server.port}/", origin="https://evil.example")  # type: ignore[arg-type]
+            wait_until(lambda: "foreign Origin https://evil.example" in caplog.text, "the refusal was not logged")
+    records = [r for r in caplog.records if "foreign Origin" in r.getMessage()]
+    assert records[0].name == "vtuber.send.websocket" and records[0].levelno == logging.WARNING
