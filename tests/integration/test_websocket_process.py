@@ -133,3 +133,10 @@ def test_the_childs_log_lines_reach_the_engines_loggers(caplog: pytest.LogCaptur
             wait_until(lambda: "foreign Origin https://evil.example" in caplog.text, "the refusal was not logged")
     records = [r for r in caplog.records if "foreign Origin" in r.getMessage()]
     assert records[0].name == "vtuber.send.websocket" and records[0].levelno == logging.WARNING
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policy")
+def test_the_child_runs_as_batch_so_its_wakeups_do_not_preempt_the_engine() -> None:
+    with WebSocketServerProcess("127.0.0.1", 0) as server:
+        assert os.sched_getscheduler(server.pid) == os.SCHED_BATCH  # type: ignore[arg-type]
+        assert os.sched_getscheduler(0) != os.SCHED_BATCH  # the engine itself is untouched
