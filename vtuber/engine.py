@@ -204,11 +204,13 @@ class Engine:
         frame = grabbed.frame
         try:
             landmarks = self._timed(durations, "track", self.tracker.track, frame)
+            cpu_start = time.thread_time()
             rig = self._timed(durations, "solve", self._solve, landmarks)
             smoothed = self._timed(durations, "smooth", self.smoother.update, rig)
             pose = self._timed(durations, "retarget", retarget, smoothed, self.profile, mirror=self.mirror)
             self._timed(durations, "send", self._send, pose)
             sent_at = time.monotonic()
+            after_tracking_cpu = time.thread_time() - cpu_start
             self._timed(durations, "housekeeping", self._gc.after_frame)
         except Exception:  # the error policy: one frame lost, the run goes on
             self.failed_frames += 1
@@ -219,7 +221,7 @@ class Engine:
             return None
         self._failing_stage = None
         self._update_face_state(rig)
-        self.telemetry.record(durations, sent_at - grabbed.available_at, rig.head is not None)
+        self.telemetry.record(durations, sent_at - grabbed.available_at, rig.head is not None, after_tracking_cpu)
         if self.on_frame is not None:
             self.on_frame(frame, landmarks, smoothed, pose)
         return pose

@@ -2,6 +2,10 @@
 
 Durations are measured by the engine with ``time.perf_counter()`` around each stage and stored
 in fixed-size ring buffers (no growth over a long session). Pure bookkeeping: no I/O here.
+
+The work after tracking is also kept as the engine thread's CPU time (``time.thread_time()``):
+its cost, where the wall-clock stages also hold the time other processes had the core (on a
+2-core machine, the receivers and the WebSocket process).
 """
 
 from __future__ import annotations
@@ -34,16 +38,21 @@ class Telemetry:
         self._window = window
         self._stages = {name: np.zeros(window) for name in STAGES}
         self._latency = np.zeros(window)
+        self._after_tracking_cpu = np.zeros(window)
         self._count = 0
         self.frames = 0
         self.faces = 0
 
-    def record(self, durations_s: dict[str, float], latency_s: float, face: bool) -> None:
-        """One frame's stage durations and its capture-to-send latency."""
+    def record(
+        self, durations_s: dict[str, float], latency_s: float, face: bool, after_tracking_cpu_s: float = 0.0
+    ) -> None:
+        """One frame's stage durations, its capture-to-send latency and the engine thread's CPU
+        time from the end of tracking to the end of sending (seconds)."""
         slot = self._count % self._window
         for name, buffer in self._stages.items():
             buffer[slot] = durations_s.get(name, 0.0)
         self._latency[slot] = latency_s
+        self._after_tracking_cpu[slot] = after_tracking_cpu_s
         self._count += 1
         self.frames += 1
         self.faces += int(face)
@@ -59,11 +68,11 @@ class Telemetry:
         return StageStats(float(p50), float(p95), float(p99))
 
     def latency(self) -> StageStats:
-        data = self._valid(self._latency) * 1000.0
-        if not len(data):
-            return StageStats(0.0, 0.0, 0.0)
-        p50, p95, p99 = np.percentile(data, [50, 95, 99])
-        return StageStats(float(p50), float(p95), float(p99))
+        return _percentiles(self._valid(self._latency))
+
+    def after_tracking_cpu(self) -> StageStats:
+        """The engine thread's CPU time for solve + smooth + retarget + send per frame."""
+        return _percentiles(self._valid(self._after_tracking_cpu))
 
     def after_tracking(self) -> StageStats:
         """Solve + smooth + retarget + send per frame."""
@@ -73,3 +82,10 @@ class Telemetry:
         total = sum(self._stages[s][:n] for s in ("solve", "smooth", "retarget", "send")) * 1000.0
         p50, p95, p99 = np.percentile(total, [50, 95, 99])
         return StageStats(float(p50), float(p95), float(p99))
+
+
+def _percentiles(data_s: np.ndarray) -> StageStats:
+    if not len(data_s):
+        return StageStats(0.0, 0.0, 0.0)
+    p50, p95, p99 = np.percentile(data_s * 1000.0, [50, 95, 99])
+    return StageStats(float(p50), float(p95), float(p99))

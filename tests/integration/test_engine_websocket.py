@@ -84,6 +84,8 @@ def test_clients_get_one_message_per_frame_and_bad_clients_slow_nobody() -> None
     finally:
         server.close()
     assert 27.0 <= summary.fps <= 31.0  # paced at 30 fps: the stalled client did not slow it
+    cpu, wall = engine.telemetry.after_tracking_cpu(), engine.telemetry.after_tracking()
+    assert 0.0 < cpu.p50_ms <= wall.p50_ms + 0.05  # the engine thread's own CPU time, within its wall time
     for stream in streams[:2]:
         frames = [m for m in stream if m["type"] == "frame"]
         assert [m["index"] for m in frames] == list(range(FRAMES))  # one message per frame

@@ -50,6 +50,8 @@ class ThroughputResult:
     after_tracking_ms: tuple[float, float, float]
     latency_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)
     extra: dict[str, Any] = field(default_factory=dict)
+    after_tracking_cpu_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """The engine thread's CPU time after tracking (its cost, without time other processes had the core)."""
 
 
 def _stats(tel: Telemetry) -> tuple[dict[str, tuple[float, float, float]], tuple[float, float, float]]:
@@ -230,7 +232,11 @@ def bench_clip(clip: Path, mode: str, *, face_backend: str = "mesh", warmup: int
     cap.close()
     size = f"{first.image.shape[1]}x{first.image.shape[0]}" if first is not None else "?"
     stages, after = _stats(engine.telemetry)
-    return ThroughputResult(clip.name, mode, size, summary.frames, summary.fps, stages, after)
+    cpu = engine.telemetry.after_tracking_cpu()
+    return ThroughputResult(
+        clip.name, mode, size, summary.frames, summary.fps, stages, after,
+        after_tracking_cpu_ms=(cpu.p50_ms, cpu.p95_ms, cpu.p99_ms),
+    )
 
 
 def _wait_for_clients(ws: WebSocketServerProcess, count: int, timeout_s: float = 10.0) -> None:
@@ -392,12 +398,19 @@ def bench_soak(seconds: float, out_dir: Path, *, ws_clients: int = 3, warmup_s: 
 
 
 def throughput_table(results: Sequence[ThroughputResult]) -> str:
-    head = "| clip | size | mode | frames | fps | " + " | ".join(f"{s} p50/p95/p99 ms" for s in STAGES) + " | after tracking p95 ms |"
-    sep = "|" + "---|" * (6 + len(STAGES))
+    head = (
+        "| clip | size | mode | frames | fps | " + " | ".join(f"{s} p50/p95/p99 ms" for s in STAGES)
+        + " | after tracking p50/p95 ms | after tracking CPU p50/p95 ms |"
+    )
+    sep = "|" + "---|" * (7 + len(STAGES))
     rows = [head, sep]
     for r in results:
         cells = " | ".join("{:.2f}/{:.2f}/{:.2f}".format(*r.stages_ms[s]) for s in STAGES)
-        rows.append(f"| {r.clip} | {r.resolution} | {r.mode} | {r.frames} | {r.fps:.1f} | {cells} | {r.after_tracking_ms[1]:.2f} |")
+        rows.append(
+            f"| {r.clip} | {r.resolution} | {r.mode} | {r.frames} | {r.fps:.1f} | {cells} | "
+            f"{r.after_tracking_ms[0]:.2f}/{r.after_tracking_ms[1]:.2f} | "
+            f"{r.after_tracking_cpu_ms[0]:.2f}/{r.after_tracking_cpu_ms[1]:.2f} |"
+        )
     return "\n".join(rows)
 
 

@@ -67,7 +67,10 @@ def cmd_throughput(args: argparse.Namespace) -> int:
     for mode in args.modes.split(","):
         for rel in FACE_CLIPS if mode == "face" else BODY_CLIPS:
             result = bench_clip(_clip(args.media, rel), mode)
-            sys.stderr.write(f"{result.clip} {mode}: {result.fps:.1f} fps, after tracking p95 {result.after_tracking_ms[1]:.2f} ms\n")
+            sys.stderr.write(
+                f"{result.clip} {mode}: {result.fps:.1f} fps, after tracking p95 {result.after_tracking_ms[1]:.2f} ms "
+                f"(CPU {result.after_tracking_cpu_ms[1]:.2f} ms)\n"
+            )
             results.append(result)
     table = throughput_table(results)
     print(table)
@@ -79,12 +82,13 @@ def cmd_throughput(args: argparse.Namespace) -> int:
             "`vtuber bench throughput` (unpaced: `--no-pace`), each clip through the whole engine: MediaPipe "
             "(Face Mesh for face; Face Mesh and Hands for face_hands; Pose, Hands and Face Mesh concurrently for "
             "upper_body), solvers, balanced smoothing, retargeting, and sending to a real VMC UDP receiver in its own "
-            "process and to the WebSocket server with 3 reading clients in another process (as OBS browser sources "
-            "would be; the server encodes each frame once on its own thread, which competes with the engine thread "
-            "for the interpreter lock). Stages in ms p50/p95/p99 (wall clock in the engine thread, frame by frame "
-            "after MediaPipe has run); *capture* = from the frame's decode to the engine taking it (an unpaced run "
-            "decodes up to two frames ahead, so this includes their wait); *after tracking* = solve + smooth + "
-            "retarget + send.\n\n"
+            "process and to the WebSocket server process (as `vtuber run` starts it: it encodes each frame once and "
+            "writes it to every client) with 3 reading clients in another process (as OBS browser sources would be). "
+            "Stages in ms p50/p95/p99 (wall clock in the engine thread, frame by frame after MediaPipe has run); "
+            "*capture* = from the frame's decode to the engine taking it (an unpaced run decodes up to two frames "
+            "ahead, so this includes their wait); *after tracking* = solve + smooth + retarget + send, as wall clock "
+            "and as the engine thread's CPU time (`time.thread_time`: the cost itself, without the time the two "
+            "cores were busy with the receivers, the server process or decoding).\n\n"
             f"{table}\n\n![per-stage p95]({png.name})\n"
         )
         write_section(args.doc, "throughput", text)
