@@ -94,12 +94,18 @@ def one_euro_step(
     the parameters broadcast to it. Pure arithmetic, no checks: the building block of
     ``OneEuroFilter`` and of the smoother's channel banks.
     """
-    # Speed of the raw signal against the last estimate, low-passed at d_cutoff (eq. 5-6).
-    dx_hat += smoothing_factor(dt, d_cutoff_hz) * ((x - x_hat) / dt - dx_hat)
-    speed = float(np.sqrt(np.dot(dx_hat.ravel(), dx_hat.ravel()))) if norm_speed else np.abs(dx_hat)
+    # Speed of the raw signal against the last estimate, low-passed at d_cutoff (eq. 5-6). The
+    # temporaries are updated in place (fewer allocations, the same arithmetic).
+    diff = x - x_hat  # used twice: x_hat only changes on the last line
+    change = diff / dt
+    change -= dx_hat
+    change *= smoothing_factor(dt, d_cutoff_hz)
+    dx_hat += change
+    speed = math.sqrt(float(np.dot(dx_hat.ravel(), dx_hat.ravel()))) if norm_speed else np.abs(dx_hat)
     # Adaptive cutoff (eq. 4, with the optional dead zone), then the low-pass itself (eq. 1-2).
     cutoff = min_cutoff_hz + beta * np.maximum(speed - speed_floor, 0.0)
-    x_hat += smoothing_factor(dt, cutoff) * (x - x_hat)
+    diff *= smoothing_factor(dt, cutoff)
+    x_hat += diff
 
 
 class OneEuroFilter:

@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vtuber.records import HeadPose, Rig
-from vtuber.smooth.one_euro import OneEuroFilter, one_euro_step
+from vtuber.smooth.one_euro import one_euro_step
 from vtuber.smooth.presets import (
     BLINK_CHANNELS,
     DEFAULT_PRESET,
@@ -68,13 +68,14 @@ def ease_weight(age_s: F64, hold_s: float, decay_s: float) -> F64:
 class _Bank:
     """Per-channel bookkeeping shared by the scalar and the quaternion banks."""
 
-    __slots__ = ("index", "labels", "last_seen", "names", "params", "present")
+    __slots__ = ("columns", "index", "labels", "last_seen", "names", "params", "present")
 
     def __init__(self) -> None:
         self.names: list[str] = []
         self.index: dict[str, int] = {}
         self.labels: list[str] = []
         self.params = np.empty((0, 4))  # rows of (min_cutoff_hz, beta, d_cutoff_hz, speed_floor)
+        self.columns: tuple[F64, ...] = tuple(self.params.T.copy())  # the same, contiguous per parameter
         self.present = np.empty(0, dtype=bool)
         self.last_seen = np.empty(0)
 
@@ -84,6 +85,7 @@ class _Bank:
         self.labels.append(label)
         row = (params.min_cutoff_hz, params.beta, params.d_cutoff_hz, params.speed_floor)
         self.params = np.vstack([self.params, row])
+        self.columns = tuple(self.params.T.copy())
         self.present = np.append(self.present, True)
         self.last_seen = np.append(self.last_seen, t)
 
@@ -108,20 +110,18 @@ class _ScalarBank(_Bank):
         self.dx = np.append(self.dx, 0.0)
         self.held = np.append(self.held, value)
 
-    def step(self, z: F64, t: float, dt: float, hold_s: float, decay_s: float) -> F64:
-        """Advance with measurements ``z`` (NaN = missing); returns the missing mask."""
+    def step(self, z: F64, t: float, dt: float, hold_s: float, decay_s: float) -> F64 | None:
+        """Advance with measurements ``z`` (NaN = missing); returns the missing mask, None when
+        nothing is missing."""
         present = np.isfinite(z)
-        p = self.params
         if present.all():
-            one_euro_step(self.x, self.dx, z, dt, p[:, 0], p[:, 1], p[:, 2], p[:, 3])
+            one_euro_step(self.x, self.dx, z, dt, *self.columns)
             self.last_seen[:] = t
             self.present[:] = True
-            return ~present
+            return None
         lost = ~present & self.present
         self.held[lost] = self.x[lost]
-        one_euro_step(
-            self.x, self.dx, np.where(present, z, self.x), dt, p[:, 0], p[:, 1], p[:, 2], p[:, 3]
-        )
+        one_euro_step(self.x, self.dx, np.where(present, z, self.x), dt, *self.columns)
         missing = ~present
         w = ease_weight(t - self.last_seen[missing], hold_s, decay_s)
         self.x[missing] = self.held[missing] * (1.0 - w)
@@ -152,27 +152,18 @@ class _QuatBank(_Bank):
         self.held = np.vstack([self.held, q])
         self.neutral = np.vstack([self.neutral, neutral])
 
-    def step(self, z: F64, t: float, dt: float, hold_s: float, decay_s: float) -> F64:
-        """Advance with unit quaternions ``z`` (N, 4) (NaN rows = missing); returns the mask."""
+    def step(self, z: F64, t: float, dt: float, hold_s: float, decay_s: float) -> F64 | None:
+        """Advance with unit quaternions ``z`` (N, 4) (NaN rows = missing); returns the mask, None
+        when nothing is missing."""
         present = np.isfinite(z[:, 3])
-        p = self.params
         if present.all():
-            quaternion_one_euro_step(self.q, self.w, z, dt, p[:, 0], p[:, 1], p[:, 2], p[:, 3])
+            quaternion_one_euro_step(self.q, self.w, z, dt, *self.columns)
             self.last_seen[:] = t
             self.present[:] = True
-            return ~present
+            return None
         lost = ~present & self.present
         self.held[lost] = self.q[lost]
-        quaternion_one_euro_step(
-            self.q,
-            self.w,
-            np.where(present[:, None], z, self.q),
-            dt,
-            p[:, 0],
-            p[:, 1],
-            p[:, 2],
-            p[:, 3],
-        )
+        quaternion_one_euro_step(self.q, self.w, np.where(present[:, None], z, self.q), dt, *self.columns)
         missing = ~present
         w = ease_weight(t - self.last_seen[missing], hold_s, decay_s)
         self.q[missing] = slerp_batch(self.held[missing], self.neutral[missing], w)
@@ -180,6 +171,50 @@ class _QuatBank(_Bank):
         self.last_seen[present] = t
         self.present = present
         return missing
+
+
+class _HeadPosition:
+    """The head position's One Euro filter (``one_euro_step`` with ``norm_speed``, as
+    ``OneEuroFilter(..., norm_speed=True)`` runs it) on three Python floats: the same arithmetic
+    with one numpy call (the speed's dot product) instead of a dozen on a 3-vector. Time steps
+    are the smoother's (the position is filtered or reseeded on every frame the head exists)."""
+
+    __slots__ = ("beta", "d_cutoff_hz", "dx", "min_cutoff_hz", "speed_floor", "x")
+
+    def __init__(self, params: OneEuroParams) -> None:
+        self.min_cutoff_hz = float(params.min_cutoff_hz)
+        self.beta = float(params.beta)
+        self.d_cutoff_hz = float(params.d_cutoff_hz)
+        self.speed_floor = float(params.speed_floor)
+        self.x: list[float] | None = None
+        self.dx = [0.0, 0.0, 0.0]
+
+    def reset(self) -> None:
+        """Forget the state: the next sample is a first sample."""
+        self.x = None
+
+    def hold(self) -> list[float]:
+        """The last estimate, kept with zero speed (``OneEuroFilter.reseed`` to its value)."""
+        assert self.x is not None
+        self.dx = [0.0, 0.0, 0.0]
+        return self.x
+
+    def step(self, x: list[float], dt: float | None) -> list[float]:
+        """Filter sample ``x`` (metres) ``dt`` seconds after the last (None: a first sample)."""
+        if self.x is None or dt is None:
+            self.x = x
+            self.dx = [0.0, 0.0, 0.0]
+            return x
+        r = 2.0 * math.pi * self.d_cutoff_hz * dt  # smoothing_factor(dt, d_cutoff_hz)
+        a = r / (r + 1.0)
+        dx = [d + a * ((v - h) / dt - d) for v, h, d in zip(x, self.x, self.dx)]
+        v = np.array(dx)
+        speed = math.sqrt(float(np.dot(v, v)))  # numpy's dot, as one_euro_step: the same rounding
+        r = 2.0 * math.pi * (self.min_cutoff_hz + self.beta * max(speed - self.speed_floor, 0.0)) * dt
+        a = r / (r + 1.0)
+        self.x = [h + a * (v - h) for v, h in zip(x, self.x)]
+        self.dx = dx
+        return self.x
 
 
 def _as_float(v: object) -> float:
@@ -200,8 +235,8 @@ def _unit_or_nan(q: ArrayLike | None) -> tuple[float, float, float, float] | Non
     n = math.sqrt(float(a @ a))
     if not (n > 1e-12 and math.isfinite(n)):
         return None
-    x, y, z, w = (a / n).tolist()
-    return x, y, z, w
+    x, y, z, w = a.tolist()
+    return x / n, y / n, z / n, w / n
 
 
 class RigSmoother:
@@ -223,10 +258,7 @@ class RigSmoother:
     ) -> None:
         self.preset = get_preset(preset) if isinstance(preset, str) else preset
         self._rest = {k: _unit_or_nan(v) or _IDENTITY for k, v in (rest or {}).items()}
-        hp = self.preset.head_position
-        self._pos = OneEuroFilter(
-            hp.min_cutoff_hz, hp.beta, hp.d_cutoff_hz, hp.speed_floor, norm_speed=True
-        )
+        self._pos = _HeadPosition(self.preset.head_position)
         self.reset()
 
     def reset(self) -> None:
@@ -254,10 +286,10 @@ class RigSmoother:
         if z.shape != (len(rows), 4):
             z = np.array([_unit_or_nan(r) or nan4 for r in rows])
         norm = np.sqrt(np.einsum("ij,ij->i", z, z))
-        good = (norm > 1e-12) & (norm < math.inf)  # NaN fails both
-        if good.all():  # usual: every row valid, no warnings to silence
-            z /= norm[:, None]
+        if all(1e-12 < n < math.inf for n in norm.tolist()):  # usual: every row valid (NaN fails)
+            z /= norm[:, None]  # (the test on floats: cheaper than four numpy calls on a few rows)
             return z
+        good = (norm > 1e-12) & (norm < math.inf)  # NaN fails both
         with np.errstate(invalid="ignore", divide="ignore"):
             z /= norm[:, None]
         z[~good] = math.nan
@@ -305,17 +337,19 @@ class RigSmoother:
             except (TypeError, ValueError):  # a non-numeric weight counts as missing
                 z = np.array([_as_float(values.get(name)) for name in bs.names])
             missing = bs.step(z, t, dt, self.preset.hold_s, self.preset.decay_s)
-            if missing.any():
+            if missing is not None and missing.any():
                 held.extend(bs.held_labels(missing))
 
         # Rotations: the head and every bone in one batch.
         rot = self._rot
         head = rig.head
         head_q = None
+        head_pos: list[float] = []
         if head is not None:
             head_q = _unit_or_nan(head.rotation)
             pos = np.asarray(head.position, dtype=np.float64)
-            if head_q is None or pos.shape != (3,) or not np.all(np.isfinite(pos)):
+            head_pos = pos.tolist() if pos.shape == (3,) else []
+            if head_q is None or not (head_pos and all(map(math.isfinite, head_pos))):
                 head_q = None
         bones = rig.bones
         for name in [b for b in bones if b not in rot.index] if bones else ():
@@ -342,7 +376,7 @@ class RigSmoother:
                 self.preset.hold_s,
                 self.preset.decay_s,
             )
-            if missing.any():
+            if missing is not None and missing.any():
                 held.extend(rot.held_labels(missing))
 
         # Head position: held (not eased) while the face is lost.
@@ -351,19 +385,16 @@ class RigSmoother:
             if head_q is not None and head is not None:
                 if head_new:
                     self._pos.reset()
-                position = self._pos(np.asarray(head.position, dtype=np.float64), t=t)
+                position = np.array(self._pos.step(head_pos, dt))
                 self._head_err = float(head.reprojection_error_px)
             else:
-                last = self._pos.value
-                assert last is not None
-                self._pos.reseed(last, t=t)  # zero velocity, follows the shown value
-                position = last
+                position = np.array(self._pos.hold())  # zero velocity, follows the shown value
             position.setflags(write=False)
             rotation = rot.q[rot.index[_HEAD_KEY]].copy()
             rotation.setflags(write=False)
             out_head = HeadPose(rotation, position, self._head_err)
 
-        out_bs = MappingProxyType(dict(zip(bs.names, np.clip(bs.x, 0.0, 1.0).tolist())))
+        out_bs = MappingProxyType(dict(zip(bs.names, bs.x.clip(0.0, 1.0).tolist())))
         qs = rot.q.copy()
         qs.setflags(write=False)
         out_bones = MappingProxyType(

@@ -31,18 +31,25 @@ def brow_raise(features: Mapping[str, float], neutral: Mapping[str, float], side
     return max(-1.0, min(1.0, d / (BROW_UP_CM if d > 0 else BROW_DOWN_CM)))
 
 
+_SIDES = tuple(
+    (f"browOuterUp{side}", f"browDown{side}", f"brow_inner_{s}", f"brow_mid_{s}", f"brow_outer_{s}", f"brow_inner_x_{s}")
+    for side, s in (("Left", "L"), ("Right", "R"))
+)
+"""Per side (left, right): the output names, then the feature names (built once, not per frame)."""
+
+
 def solve_brows(features: Mapping[str, float], neutral: Mapping[str, float]) -> dict[str, float]:
     """``browDownLeft/Right``, ``browInnerUp``, ``browOuterUpLeft/Right`` in [0, 1]."""
     f, n = features, neutral
     out: dict[str, float] = {}
     inner = 0.0
-    for side, s in (("Left", "L"), ("Right", "R")):
-        d_inner = f[f"brow_inner_{s}"] - n[f"brow_inner_{s}"]
-        d_mid = f[f"brow_mid_{s}"] - n[f"brow_mid_{s}"]
-        d_outer = f[f"brow_outer_{s}"] - n[f"brow_outer_{s}"]
-        together = n[f"brow_inner_x_{s}"] - f[f"brow_inner_x_{s}"]
+    for outer_up, down, k_inner, k_mid, k_outer, k_inner_x in _SIDES:
+        d_inner = f[k_inner] - n[k_inner]
+        d_mid = f[k_mid] - n[k_mid]
+        d_outer = f[k_outer] - n[k_outer]
+        together = n[k_inner_x] - f[k_inner_x]
         inner += 0.5 * d_inner
-        out[f"browOuterUp{side}"] = _unit(d_outer / BROW_UP_CM)
-        out[f"browDown{side}"] = _unit(max(-0.5 * (d_inner + d_mid) / BROW_DOWN_CM, together / BROW_TOGETHER_CM))
+        out[outer_up] = _unit(d_outer / BROW_UP_CM)
+        out[down] = _unit(max(-0.5 * (d_inner + d_mid) / BROW_DOWN_CM, together / BROW_TOGETHER_CM))
     out["browInnerUp"] = _unit(inner / BROW_UP_CM)
     return out

@@ -61,6 +61,9 @@ class CameraIntrinsics:
         if any(self.distortion):
             return cv2.undistortPoints(pixels.reshape(-1, 1, 2), self.matrix, self.distortion_array).reshape(-1, 2)
         out = np.empty((len(pixels), 2))
-        out[:, 0] = (pixels[:, 0] - self.cx) / self.fx
-        out[:, 1] = (pixels[:, 1] - self.cy) / self.fy
+        x, y = out[:, 0], out[:, 1]  # per column: a (N, 2) op broadcast against (2,) loops per row
+        np.subtract(pixels[:, 0], self.cx, out=x)
+        x /= self.fx
+        np.subtract(pixels[:, 1], self.cy, out=y)
+        y /= self.fy
         return out

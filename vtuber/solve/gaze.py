@@ -62,9 +62,14 @@ def _angle(offset: float) -> float:
     return max(-MAX_GAZE_DEG, min(MAX_GAZE_DEG, math.degrees(math.asin(s))))
 
 
+_IRIS_KEYS = {s: (f"iris_x_{s}", f"iris_y_{s}") for s in ("L", "R")}
+_LOOK_KEYS = {s: tuple(f"eyeLook{d}{name}" for d in ("Out", "In", "Up", "Down")) for s, name in (("L", "Left"), ("R", "Right"))}
+"""Feature and output names per side (built once, not per frame)."""
+
+
 def eye_gaze(features: Mapping[str, float], neutral: Mapping[str, float], side: str) -> EyeGaze | None:
     """Gaze of one eye (``side`` ``"L"``/``"R"``), or None without iris landmarks."""
-    kx, ky = f"iris_x_{side}", f"iris_y_{side}"
+    kx, ky = _IRIS_KEYS[side]
     if kx not in features:
         return None
     dx = features[kx] - neutral.get(kx, 0.0)
@@ -74,20 +79,20 @@ def eye_gaze(features: Mapping[str, float], neutral: Mapping[str, float], side: 
 
 def look_weights(gaze: EyeGaze, side: str) -> dict[str, float]:
     """ARKit eyeLook* of one eye. For the left eye, looking toward the subject's left is "out"."""
-    name = "Left" if side == "L" else "Right"
+    out_k, in_k, up_k, down_k = _LOOK_KEYS[side]
     toward_left = gaze.yaw_deg
     outward = toward_left if side == "L" else -toward_left
     r = LOOK_RANGE_DEG
-
-    def unit(x: float) -> float:
-        return 0.0 if x <= 0.0 else (1.0 if x >= 1.0 else x)
-
     return {
-        f"eyeLookOut{name}": unit(outward / r["out"]),
-        f"eyeLookIn{name}": unit(-outward / r["in"]),
-        f"eyeLookUp{name}": unit(-gaze.pitch_deg / r["up"]),
-        f"eyeLookDown{name}": unit(gaze.pitch_deg / r["down"]),
+        out_k: _unit(outward / r["out"]),
+        in_k: _unit(-outward / r["in"]),
+        up_k: _unit(-gaze.pitch_deg / r["up"]),
+        down_k: _unit(gaze.pitch_deg / r["down"]),
     }
+
+
+def _unit(x: float) -> float:
+    return 0.0 if x <= 0.0 else (1.0 if x >= 1.0 else x)
 
 
 def solve_gaze(

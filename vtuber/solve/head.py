@@ -69,20 +69,20 @@ def solve_head(
     """
     if face.layout != "mediapipe":
         raise ValueError("solve_head expects MediaPipe-layout landmarks (468 or 478 points)")
-    ids, object_points, rigid_weights = _rigid_model()
+    ids, object_points, _ = _rigid_model()
     width, height = image_size
     source = face.points if face.head_points is None or len(face.head_points) != len(face.points) else face.head_points
-    points = source[ids].astype(np.float64)
-    points *= (width, height, width)[: points.shape[1]]  # pixels; MediaPipe's z is x-normalised
+    # pixels (MediaPipe's z is x-normalised); float32 * float64 array: the cast inside the multiply
+    points = source[ids] * np.array((width, height, width)[: source.shape[1]], dtype=np.float64)
     image_points = points[:, :2]  # conventions.mediapipe_to_pixels
     cam = camera.scaled_to(width, height)
-    spread = (points.max(axis=0) - points.min(axis=0)).tolist()  # NaN/inf if any point is
+    spread = (np.maximum.reduce(points) - np.minimum.reduce(points)).tolist()  # NaN/inf if any point is
     if not (math.isfinite(spread[0]) and math.isfinite(spread[1])):
         return None  # a rigid point's x or y is NaN/inf: no pose (a bad z only skips the depth fit)
     face_width_px = max(spread[0], 1.0)
     pose = None
     if len(spread) > 2 and math.isfinite(spread[2]) and spread[2] >= MIN_DEPTH_SPREAD_FRACTION * face_width_px:
-        fit = _fit_with_depth(object_points, rigid_weights, image_points, points[:, 2], cam)
+        fit = _fit_with_depth(object_points, image_points, points[:, 2], cam)
         pose = None if fit is None else _accept_matrix(fit[0], fit[1], object_points, image_points, cam, face_width_px)
         if pose is not None:
             return pose
@@ -141,15 +141,15 @@ def _rotation_angle(q: NDArray[np.float64]) -> float:
 
 def _fit_with_depth(
     object_points: NDArray[np.float64],
-    weights: NDArray[np.float64],
     image_points: NDArray[np.float64],
     depth_px: NDArray[np.float64],
     cam: CameraIntrinsics,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
     """MediaPipe's screen-to-metric conversion with our intrinsics, then a weighted similarity
-    fit of the canonical face to the back-projected cloud: (rotation matrix model -> OpenCV
-    camera, tvec in cm) like solvePnP's. Refitted once more with the points the first fit turns
-    away from the camera down-weighted (``_facing_weights``).
+    fit of the canonical face (``object_points``, the rigid points of ``_rigid_model``, with
+    MediaPipe's weights) to the back-projected cloud: (rotation matrix model -> OpenCV camera,
+    tvec in cm) like solvePnP's. Refitted once more with the points the first fit turns away
+    from the camera down-weighted (``_facing_weights``).
 
     Each landmark is back-projected to ``(x, y, 1) * (1 + rel) * Z0`` (normalised ray ``x, y``,
     relative depth ``rel``, mean depth ``Z0``). ``Z0`` is unknown, but it scales the whole cloud
@@ -159,23 +159,25 @@ def _fit_with_depth(
     canonical face's size matches it (MediaPipe's own metric assumption). No weak-perspective
     start or iteration is needed: one fit is exact for its weights.
     """
-    rays = cam.normalised(image_points)
-    w = weights / weights.sum()
+    w, centred = _first_pass_weights()
     rel = depth_px / cam.fx  # depth offsets in units of the face's mean depth
     rel -= w @ rel
     rel += 1.0
-    cloud = np.empty((len(rays), 3))
-    cloud[:, :2] = rays * rel[:, None]
+    cloud = np.empty((len(rel), 3))
+    cloud[:, :2] = cam.normalised(image_points)
+    cloud[:, :2] *= rel[:, None]
     cloud[:, 2] = rel
-    rotation = translation = None
-    for final in (False, True):
-        if final:  # second pass: drop the points the first fit turns away from the camera
-            w = w * _facing_weights(rotation, translation, object_points)  # type: ignore[arg-type]
-            w /= w.sum()
-        size, rotation, translation = _weighted_similarity(object_points, cloud, w)
-        if not (size > 0.0 and math.isfinite(size)):
-            return None
-        translation = translation / size  # the cloud's size is MediaPipe's guess: keep the model's
+    size, rotation, translation = _weighted_similarity(object_points, cloud, w, centred)
+    if not (size > 0.0 and math.isfinite(size)):
+        return None
+    translation /= size  # the cloud's size is MediaPipe's guess: keep the model's
+    # second pass: drop the points the first fit turns away from the camera
+    w = w * _facing_weights(rotation, translation, object_points)
+    w /= w.sum()
+    size, rotation, translation = _weighted_similarity(object_points, cloud, w)
+    if not (size > 0.0 and math.isfinite(size)):
+        return None
+    translation /= size
     return rotation, translation
 
 
@@ -184,10 +186,14 @@ def _facing_weights(rotation: NDArray[np.float64], tvec: NDArray[np.float64], ob
     to 0 (floor 1e-3) at grazing view: self-occluded points (the far cheek's contour on a turned
     head) carry no image evidence, MediaPipe only guesses them (it pulls them onto the visible
     silhouette, which reads as a smaller turn)."""
-    points = object_points @ rotation.T + tvec
+    points = object_points @ rotation.T
+    points += tvec
     normals = _rigid_normals() @ rotation.T
-    cos = -np.einsum("ij,ij->i", normals, points) / np.sqrt(np.einsum("ij,ij->i", points, points))
-    return np.minimum(np.maximum(cos / FACING_FULL_WEIGHT_COS, 1e-3), 1.0)
+    cos = np.einsum("ij,ij->i", normals, points)
+    cos /= np.sqrt(np.einsum("ij,ij->i", points, points))
+    cos /= -FACING_FULL_WEIGHT_COS  # the normal points out of the face, the ray into it: -cos
+    np.maximum(cos, 1e-3, out=cos)
+    return np.minimum(cos, 1.0, out=cos)
 
 
 @lru_cache(maxsize=1)
@@ -197,6 +203,18 @@ def _rigid_model() -> tuple[NDArray[np.int32], NDArray[np.float64], NDArray[np.f
     object_points = model.vertices_cm[model.rigid_ids]
     object_points.setflags(write=False)
     return model.rigid_ids, object_points, model.rigid_weights
+
+
+@lru_cache(maxsize=1)
+def _first_pass_weights() -> tuple[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64], float]]:
+    """The depth-aware fit's first-pass weights (MediaPipe's, summing to 1) and
+    ``_centred(object_points, weights)``: constant, so computed once (arrays read-only)."""
+    _, object_points, weights = _rigid_model()
+    w = weights / weights.sum()
+    ms, waw, var = _centred(object_points, w)
+    for a in (w, ms, waw):
+        a.setflags(write=False)
+    return w, (ms, waw, var)
 
 
 @lru_cache(maxsize=1)
@@ -239,14 +257,17 @@ def _weighted_similarity(
     both = dst.T @ waw  # column 0: the weighted mean of dst; then the weighted covariance:
     md = both[:, 0]  # sum_i w_i (dst_i - md) a_i^T = sum_i dst_i (w_i a_i)^T, since sum_i w_i a_i = 0
     sv, u, vt = cv2.SVDecomp(both[:, 1:])  # one C call: a quarter of np.linalg.svd's cost at 3x3
-    sv = sv.reshape(3)
+    s0, s1, s2 = sv.ravel().tolist()
     rotation = u @ vt
     if _det3(rotation) < 0.0:  # a reflection: flip the weakest axis
         u[:, 2] = -u[:, 2]
-        sv[2] = -sv[2]
+        s2 = -s2
         rotation = u @ vt
-    s = float(sv.sum()) / var
-    return s, rotation, md - s * (rotation @ ms)
+    s = (s0 + s1 + s2) / var  # the left-to-right sum numpy's sum of three values does
+    t = rotation @ ms
+    t *= -s
+    t += md
+    return s, rotation, t
 
 
 def _det3(m: NDArray[np.float64]) -> float:
@@ -327,7 +348,10 @@ def _rms_reprojection(
         projected = projected.reshape(-1, 2)
     else:  # the pinhole projection itself (what projectPoints does without distortion)
         rotation = cv2.Rodrigues(np.asarray(rvec, dtype=np.float64))[0] if rotation_matrix is None else rotation_matrix
-        p = object_points @ rotation.T + np.asarray(tvec, dtype=np.float64).reshape(3)
-        projected = p[:, :2] / p[:, 2:3] * (cam.fx, cam.fy) + (cam.cx, cam.cy)
+        p = object_points @ rotation.T
+        p += np.asarray(tvec, dtype=np.float64).reshape(3)
+        projected = p[:, :2] / p[:, 2:3]
+        projected *= np.array((cam.fx, cam.fy))  # arrays: a tuple operand costs a slow conversion
+        projected += np.array((cam.cx, cam.cy))
     d = projected - image_points
-    return float(np.sqrt(np.einsum("ij,ij->", d, d) / len(d)))
+    return math.sqrt(float(np.einsum("ij,ij->", d, d)) / len(d))

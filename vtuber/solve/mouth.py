@@ -86,22 +86,31 @@ def mouth_width_change(features: object, neutral: object) -> float:
     return (features["mouth_width"] - neutral["mouth_width"]) / neutral["mouth_width"]  # type: ignore[index]
 
 
+_SIDES = tuple(
+    tuple(f"mouth{k}{side}" for k in ("Smile", "Frown", "Stretch", "Dimple", "UpperUp", "LowerDown"))
+    + tuple(f"{k}_{s}" for k in ("corner_y", "corner_x", "corner_z", "upper_lip", "lower_lip"))
+    for side, s in (("Left", "L"), ("Right", "R"))
+)
+"""Per side (left, right): ``solve_mouth_shapes``' output names, then its feature names (built
+once, not per frame)."""
+
+
 def solve_mouth_shapes(features: object, neutral: object, open_weight: float) -> dict[str, float]:
     """Smile/frown/stretch/dimple per side, pucker, funnel, left/right, jaw sideways/forward,
     rolls, press, shrugs, upper-up/lower-down and close, in [0, 1]."""
     f, n = features, neutral  # mappings of face_features
     out: dict[str, float] = {}
-    for side, s in (("Left", "L"), ("Right", "R")):
-        up = f[f"corner_y_{s}"] - n[f"corner_y_{s}"]  # type: ignore[index]
-        out_x = f[f"corner_x_{s}"] - n[f"corner_x_{s}"]  # type: ignore[index]
-        back = n[f"corner_z_{s}"] - f[f"corner_z_{s}"]  # type: ignore[index]
+    for smile_k, frown_k, stretch_k, dimple_k, upper_up_k, lower_down_k, cy, cx, cz, ul, ll in _SIDES:
+        up = f[cy] - n[cy]  # type: ignore[index]
+        out_x = f[cx] - n[cx]  # type: ignore[index]
+        back = n[cz] - f[cz]  # type: ignore[index]
         smile = _unit(up / CORNER_UP_CM)
-        out[f"mouthSmile{side}"] = smile
-        out[f"mouthFrown{side}"] = _unit(-up / CORNER_DOWN_CM)
-        out[f"mouthStretch{side}"] = _unit(out_x / CORNER_OUT_CM - 0.5 * smile)
-        out[f"mouthDimple{side}"] = _unit(back / CORNER_BACK_CM - 0.5 * smile)
-        out[f"mouthUpperUp{side}"] = _unit((f[f"upper_lip_{s}"] - n[f"upper_lip_{s}"]) / LIP_RAISE_CM)  # type: ignore[index]
-        out[f"mouthLowerDown{side}"] = _unit((n[f"lower_lip_{s}"] - f[f"lower_lip_{s}"]) / LOWER_LIP_DROP_CM)  # type: ignore[index]
+        out[smile_k] = smile
+        out[frown_k] = _unit(-up / CORNER_DOWN_CM)
+        out[stretch_k] = _unit(out_x / CORNER_OUT_CM - 0.5 * smile)
+        out[dimple_k] = _unit(back / CORNER_BACK_CM - 0.5 * smile)
+        out[upper_up_k] = _unit((f[ul] - n[ul]) / LIP_RAISE_CM)  # type: ignore[index]
+        out[lower_down_k] = _unit((n[ll] - f[ll]) / LOWER_LIP_DROP_CM)  # type: ignore[index]
     narrow = (n["mouth_width"] - f["mouth_width"]) / MOUTH_NARROW_CM  # type: ignore[index]
     forward = (f["lip_z"] - n["lip_z"]) / LIP_FORWARD_CM  # type: ignore[index]
     pucker = _unit(0.6 * narrow + 0.4 * forward)

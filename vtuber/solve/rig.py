@@ -36,6 +36,7 @@ from typing import Mapping
 import numpy as np
 
 from vtuber import geometry
+from vtuber.conventions import internal_head_to_opencv_pose
 from vtuber.records import HeadPose, Landmarks, Quaternion, Rig
 from vtuber.solve.arkit import (
     TASKS_CURVES,
@@ -45,13 +46,14 @@ from vtuber.solve.arkit import (
     face_features,
     fuse_mouth,
     geometric_shapes,
+    measure_posed,
     neutral_features,
 )
 from vtuber.solve.body import head_relative_to_torso, solve_body
 from vtuber.solve.body_profile import BodyCalibration
 from vtuber.solve.camera import CameraIntrinsics
 from vtuber.solve.face68 import solve_eyes68, solve_face68
-from vtuber.solve.eyes import EyeRange, blink_weight, eye_openness_ratio, wide_weight
+from vtuber.solve.eyes import EyeRange, blink_weight, eye_openness_ratio, lid_gap_ratio, wide_weight
 from vtuber.solve.gaze import solve_gaze
 from vtuber.solve.head import solve_head
 from vtuber.solve.mouth import LIP_GAP_OPEN_CM, MouthRange, mouth_open_weight, mouth_width_change
@@ -173,14 +175,22 @@ def solve_face_shapes(
     intrinsics; without them the landmarks are aligned by a similarity fit. ``mouth_points``
     (the hybrid back end's Tasks points, ``FaceLandmarks.head_points``) are measured too and
     their lip measures averaged in (``arkit.fuse_mouth``); eyes and iris stay on ``points``."""
-    a = align_face(points, image_size, head, camera)
-    f = face_features(a)
-    if mouth_points is not None and len(mouth_points) == len(points):  # the hybrid back end's second tracker
-        f = fuse_mouth(f, face_features(align_face(mouth_points, image_size, head, camera)))
+    hybrid = mouth_points is not None and len(mouth_points) == len(points)  # the back end's second tracker
+    if head is not None and camera is not None:  # only the rows the measures read get aligned
+        rotation, tvec = internal_head_to_opencv_pose(head.rotation, head.position)
+        f, left_eye, right_eye = measure_posed(points, image_size, rotation, tvec, camera)
+        if hybrid:
+            f = fuse_mouth(f, measure_posed(mouth_points, image_size, rotation, tvec, camera)[0])  # type: ignore[arg-type]
+        ratios = (lid_gap_ratio(left_eye), lid_gap_ratio(right_eye))
+    else:
+        a = align_face(points, image_size)
+        f = face_features(a)
+        if hybrid:
+            f = fuse_mouth(f, face_features(align_face(mouth_points, image_size)))  # type: ignore[arg-type]
+        ratios = (eye_openness_ratio(a, "left"), eye_openness_ratio(a, "right"))
     n = _neutral_of(calibration)
     shapes: dict[str, float] = {}
-    for side, name, rng in (("left", "Left", calibration.left_eye), ("right", "Right", calibration.right_eye)):
-        ratio = eye_openness_ratio(a, side)
+    for ratio, name, rng in ((ratios[0], "Left", calibration.left_eye), (ratios[1], "Right", calibration.right_eye)):
         shapes[f"eyeBlink{name}"] = blink_weight(ratio, rng)
         shapes[f"eyeWide{name}"] = wide_weight(ratio, rng)
     jaw = mouth_open_weight(f, n, calibration.lip_gap_open_cm)
