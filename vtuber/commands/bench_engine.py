@@ -124,8 +124,8 @@ def cmd_soak(args: argparse.Namespace) -> int:
     text = (
         "## Soak\n\n"
         f"`vtuber bench soak --seconds {args.seconds:.0f}`: the demo source paced at 30 fps through the whole engine "
-        f"with VMC, the WebSocket server with {len(r.ws_received)} reading clients, a BVH + CSV and a session recording, "
-        f"for {r.seconds:.0f} s ({r.frames} frames).\n\n"
+        f"with VMC, the WebSocket server process with {len(r.ws_received)} reading clients, a BVH + CSV and a session "
+        f"recording, for {r.seconds:.0f} s ({r.frames} frames). RSS is the engine's plus the server process's.\n\n"
         "| RSS after warm-up MiB | RSS at end MiB | growth after warm-up | fps first fifth | fps last fifth | WS messages per client |\n"
         "|---|---|---|---|---|---|\n"
         f"| {next((s[1] for s in r.samples if s[0] >= r.warmup_s), float('nan')):.1f} | {rss[-1] if rss else float('nan'):.1f} | "
