@@ -4,6 +4,7 @@ test in test_websocket_server.py and test_network_surface.py runs against both.)
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from websockets.sync.client import connect
 
 from tests.integration.test_websocket_server import WAIT_S, make_pose, open_client, recv_frame, wait_clients
 from vtuber.encode.ws_json import encode_frame
+from vtuber.errors import SenderError
 from vtuber.send.websocket_process import WebSocketServerProcess, supported
 
 pytestmark = pytest.mark.skipif(not supported(), reason="needs AF_UNIX SOCK_SEQPACKET (POSIX)")
@@ -59,9 +61,18 @@ def test_a_stopped_child_never_blocks_publish_and_resumes_with_the_newest_frame(
             assert server.dropped > 0
         finally:
             os.kill(pid, signal.SIGCONT)
-        server.publish(make_pose(5000), sent_wall_s=0.0)
-        stale = []
-        while (index := json.loads(ws.recv(timeout=WAIT_S))["index"]) != 5000:
+        # live frames go on every 10 ms (the first may still meet a full buffer and be dropped)
+        stale: list[int] = []
+        deadline = time.monotonic() + WAIT_S
+        for live in itertools.count(5000):
+            assert time.monotonic() < deadline, f"no live frame after the stop; got {stale}"
+            server.publish(make_pose(live), sent_wall_s=0.0)
+            try:
+                index = json.loads(ws.recv(timeout=0.01))["index"]
+            except TimeoutError:
+                continue
+            if index >= 5000:
+                break
             stale.append(index)
         # of the frames queued while it was stopped, the child sends at most the newest one
         assert len(stale) <= 1, stale
@@ -80,6 +91,7 @@ def test_a_crashed_child_is_reported_once_and_publish_goes_on(caplog: pytest.Log
                     server.publish(make_pose(i), sent_wall_s=0.0)  # must not raise
                 wait_until(lambda: "WebSocket server process stopped" in caplog.text, "no error logged")
             assert caplog.text.count("WebSocket server process stopped") == 1
+            assert "cannot hand frames" not in caplog.text  # one line for one fault
     finally:
         server.close()
 
@@ -140,3 +152,15 @@ def test_the_child_runs_as_batch_so_its_wakeups_do_not_preempt_the_engine() -> N
     with WebSocketServerProcess("127.0.0.1", 0) as server:
         assert os.sched_getscheduler(server.pid) == os.SCHED_BATCH  # type: ignore[arg-type]
         assert os.sched_getscheduler(0) != os.SCHED_BATCH  # the engine itself is untouched
+
+
+def test_a_child_that_cannot_start_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vtuber.send.websocket_process as module
+
+    monkeypatch.setattr(module, "CHILD_MODULE", "vtuber.no_such_module")  # the child exits at once
+    server = WebSocketServerProcess("127.0.0.1", 0)
+    with pytest.raises(SenderError, match="exited at start") as info:
+        server.start(timeout_s=10.0)
+    assert "\n" not in str(info.value)
+    assert server.pid is None and server.client_count == 0
+    server.close()  # nothing to close: no error

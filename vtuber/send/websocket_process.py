@@ -124,6 +124,7 @@ class WebSocketServerProcess:
         self._bound_port: int | None = None
         self._client_count = 0
         self._closing = False
+        self._child_gone = False
         self._send_failed = False
         self.dropped = 0
         """Frames not handed over because the child was behind (its buffer full)."""
@@ -155,19 +156,21 @@ class WebSocketServerProcess:
         self._sock = parent
         self._ready.clear()
         self._start_error = None
+        self._bound_port = None
         self._closing = False
+        self._child_gone = False
         settings = dict(self._settings, log_level=_forwarded_level())
-        parent.send(pickle.dumps(settings, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            parent.send(pickle.dumps(settings, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError as exc:  # the child died before reading its settings
+            self._stop_child(timeout_s=2.0)
+            raise SenderError(_start_failure(timeout_s, exited=True)) from exc
         self._reader = threading.Thread(target=self._read_child, name="vtuber-websocket-child", daemon=True)
         self._reader.start()
         if not self._ready.wait(timeout_s) or self._bound_port is None:
-            error = self._start_error
+            error, exited = self._start_error, self._child_gone
             self._stop_child(timeout_s=2.0)
-            raise SenderError(
-                error
-                or f"the WebSocket server process did not start within {timeout_s:.0f} s; "
-                f"run `{sys.executable} -m {CHILD_MODULE}` to see why"
-            )
+            raise SenderError(error or _start_failure(timeout_s, exited))
         logger.debug("WebSocket server process %d serves port %d", self._proc.pid, self.port)
 
     @property
@@ -199,8 +202,8 @@ class WebSocketServerProcess:
             sock.send(pose_to_wire(pose, sent_wall_s), socket.MSG_DONTWAIT)
         except BlockingIOError:
             self.dropped += 1
-        except OSError as exc:  # the child is gone (reported by the reader) or a frame too big
-            if not self._send_failed:
+        except OSError as exc:  # the child is gone (the reader reports that) or a frame too big
+            if not self._send_failed and not self._child_gone:
                 self._send_failed = True
                 logger.warning("cannot hand frames to the WebSocket server process: %s", exc)
         else:
@@ -279,6 +282,7 @@ class WebSocketServerProcess:
             elif kind == "log":
                 levelno, name, message = rest
                 logging.getLogger(name).log(levelno, "%s", message)
+        self._child_gone = True  # before the count: publish reads the count, then this
         self._client_count = 0
         if not self._closing and self._ready.is_set() and self._start_error is None:
             code = self._proc.poll() if self._proc is not None else None
@@ -288,6 +292,12 @@ class WebSocketServerProcess:
                 code,
             )
         self._ready.set()
+
+
+def _start_failure(timeout_s: float, exited: bool) -> str:
+    """The one line for a child that never reported ready."""
+    what = "exited at start" if exited else f"did not start within {timeout_s:.0f} s"
+    return f"the WebSocket server process {what}; its error is above, or run `{sys.executable} -m {CHILD_MODULE}` to see it"
 
 
 def _forwarded_level() -> int:
@@ -335,12 +345,15 @@ def main(argv: Sequence[str]) -> int:
             except OSError:
                 pass  # the parent is gone; the frame loop sees the end of the stream
 
-    settings = pickle.loads(sock.recv(MAX_MESSAGE_READ))
+    data = sock.recv(MAX_MESSAGE_READ)
+    if not data:
+        return 0  # the parent went away before it sent the settings
+    settings = pickle.loads(data)
     root = logging.getLogger()
     root.handlers[:] = [_ParentLogHandler(tell)]
     root.setLevel(settings.pop("log_level"))
-    server = WebSocketServer(**settings, on_clients=lambda n: tell("clients", n))
     try:
+        server = WebSocketServer(**settings, on_clients=lambda n: tell("clients", n))
         server.start()
     except SenderError as exc:
         tell("error", str(exc))
