@@ -50,3 +50,23 @@ def test_look_left_and_right_are_symmetric(profile: str) -> None:
         toward_right = map_blendshapes({**look_weights(EyeGaze(-deg, 0.0), "L"), **look_weights(EyeGaze(-deg, 0.0), "R")}, p)
         assert toward_left[left] == pytest.approx(toward_right[right], abs=1e-9), deg
         assert toward_left[right] == toward_right[left] == 0.0
+
+
+def test_builtin_files_are_found_from_any_working_directory(tmp_path, monkeypatch) -> None:
+    """`[osc] map`'s default is the relative path avatars/osc_vrchat.toml: it must not depend
+    on being started in the repository."""
+    from vtuber.encode.osc_map import load_osc_map
+    from vtuber.retarget.profile import AVATARS_DIR, avatar_file
+
+    monkeypatch.chdir(tmp_path)
+    assert avatar_file("avatars/osc_vrchat.toml") == AVATARS_DIR / "osc_vrchat.toml"
+    assert avatar_file("osc_vrchat.toml") == AVATARS_DIR / "osc_vrchat.toml"
+    assert load_osc_map("avatars/osc_vrchat.toml").addresses
+    # a file of the user's own beats the built-in one of the same name
+    (tmp_path / "avatars").mkdir()
+    own = tmp_path / "avatars" / "osc_vrchat.toml"
+    own.write_text("x")
+    assert avatar_file("avatars/osc_vrchat.toml") == own.relative_to(tmp_path)
+    # anything else is left as given, so the error names what was asked for
+    assert str(avatar_file("elsewhere/osc_vrchat.toml")) == "elsewhere/osc_vrchat.toml"
+    assert str(avatar_file("nope.toml")) == "nope.toml"

@@ -198,8 +198,12 @@ def _osc_string(text: str) -> bytes:
 
 
 def load_osc_map(path: str | Path) -> OscMap:
-    """Read and validate an address map; ConfigError names the file and the field."""
-    p = Path(path)
+    """Read and validate an address map; ConfigError names the file and the field. A relative
+    ``avatars/NAME.toml`` that is not in the working directory is the built-in map of that name
+    (``profile.avatar_file``)."""
+    from vtuber.retarget.profile import avatar_file
+
+    p = avatar_file(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -9,6 +9,8 @@ validates every field and raises ``ConfigError`` naming the file and the field.
 from __future__ import annotations
 
 import math
+import os
+import sysconfig
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +24,40 @@ from vtuber.solve.vowels import VOWELS
 ENGINE_CHANNELS = frozenset(ARKIT_52) | frozenset(VOWELS)
 """What a profile entry may read: the solver's ARKit-52 weights and the five visemes."""
 
-AVATARS_DIR = Path(__file__).resolve().parents[2] / "avatars"
-"""The repository's avatars/ folder, which holds the built-in profiles."""
+def _avatars_dir() -> Path:
+    """avatars/ beside the package in a source checkout (and an editable install); after a
+    regular install (a wheel), the same files installed as data under ``share/vtuber/avatars``
+    (pyproject's ``data-files``) in the environment's or the user's data directory."""
+    repo = Path(__file__).resolve().parents[2] / "avatars"
+    if repo.is_dir():
+        return repo
+    schemes = [sysconfig.get_path("data")]
+    user_scheme = f"{os.name}_user"
+    if user_scheme in sysconfig.get_scheme_names():
+        schemes.append(sysconfig.get_path("data", user_scheme))
+    for data in schemes:
+        installed = Path(data) / "share" / "vtuber" / "avatars"
+        if installed.is_dir():
+            return installed
+    return repo  # missing everywhere: errors name the checkout's path
+
+
+AVATARS_DIR = _avatars_dir()
+"""The folder of the built-in avatar profiles, OSC maps and the default avatar's generator."""
+
+
+def avatar_file(path: str | Path) -> Path:
+    """``path`` as given when it exists; otherwise, for a relative path naming one of the
+    built-in files (``avatars/osc_vrchat.toml`` or ``osc_vrchat.toml``), that file in
+    ``AVATARS_DIR``, so the defaults work from any working directory and after a wheel install.
+    Anything else comes back unchanged (the caller's error then names what was asked for)."""
+    given = Path(path)
+    if given.exists() or given.is_absolute():
+        return given
+    builtin = AVATARS_DIR / given.name
+    if builtin.is_file() and (len(given.parts) == 1 or given.parts[-2] == "avatars"):
+        return builtin
+    return given
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from typing import Self
 from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
 
 from vtuber.errors import ConfigError, SenderError
+from vtuber.retarget.profile import AVATARS_DIR
 from vtuber.send.access import (
     ANY_ADDRESS,
     host_header_allowed,
@@ -50,7 +51,7 @@ from vtuber.send.access import (
 DIST_DIR = Path(__file__).resolve().parent / "dist"
 """Where ``npm run build`` (in ``web/``) puts the page."""
 
-_REPO_GENERATOR = Path(__file__).resolve().parents[2] / "avatars" / "make_default_avatar.py"
+_REPO_GENERATOR = AVATARS_DIR / "make_default_avatar.py"
 SETUP_HINT = "run the setup command: cd web && npm ci && npm run build"
 
 _TYPES = {
