@@ -15,7 +15,7 @@ import sys
 import time
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from tests.integration.test_websocket_server import WAIT_S, make_pose, open_client, recv_frame, wait_clients
@@ -91,7 +91,8 @@ def test_a_crashed_child_is_reported_once_and_publish_goes_on(caplog: pytest.Log
                     server.publish(make_pose(i), sent_wall_s=0.0)  # must not raise
                 wait_until(lambda: "WebSocket server process stopped" in caplog.text, "no error logged")
             assert caplog.text.count("WebSocket server process stopped") == 1
-            assert "cannot hand frames" not in caplog.text  # one line for one fault
+            assert "killed by SIGKILL" in caplog.text
+            assert "cannot hand" not in caplog.text  # one line for one fault
     finally:
         server.close()
 
@@ -126,6 +127,40 @@ def _is_zombie(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+_GRACEFUL_PARENT = """
+import signal, sys, time
+from vtuber.send.websocket_process import WebSocketServerProcess
+server = WebSocketServerProcess("127.0.0.1", 0)
+server.start()
+def stop(signum, frame):
+    server.close()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print(server.port, server.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_signal_to_the_engines_whole_group_still_closes_clients_cleanly() -> None:
+    """`timeout`, systemd's stop and Ctrl-C signal every process of the group: the server must
+    not die under the engine, which closes it (clients get 1001, not a dropped connection)."""
+    parent = subprocess.Popen([sys.executable, "-c", _GRACEFUL_PARENT], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert parent.stdout is not None
+        port, child = (int(v) for v in parent.stdout.readline().split())
+        assert os.getpgid(child) != os.getpgid(parent.pid)
+        with connect(f"ws://127.0.0.1:{port}/", open_timeout=WAIT_S) as ws:
+            ws.recv(timeout=WAIT_S)  # hello
+            os.killpg(parent.pid, signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as info:
+                while True:
+                    ws.recv(timeout=WAIT_S)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+        assert parent.wait(timeout=WAIT_S) == 0
+    finally:
+        parent.kill()
 
 
 def test_ctrl_c_in_the_terminal_leaves_the_shutdown_to_the_engine() -> None:

@@ -308,9 +308,13 @@ class WebSocketServer:
         server.close(close_connections=True)
         try:
             await asyncio.wait_for(server.wait_closed(), 2 * _CLOSE_TIMEOUT_S)
-        except TimeoutError:
+        except TimeoutError:  # a client that stopped reading never completes the closing handshake
             for client in list(self._clients):
                 client.conn.transport.abort()
+            try:  # let the aborted connections' handlers finish before the loop closes
+                await asyncio.wait_for(server.wait_closed(), _CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                logger.warning("WebSocket connections still open after closing; leaving them")
         logger.info("WebSocket server on port %d closed", self.port)
 
     def _dispatch(self) -> None:

@@ -18,9 +18,10 @@ Latest-only, like the server itself: the parent's socket buffer holds a few fram
 counted (``dropped``), and the child publishes only the newest of the frames waiting for it.
 
 Lifetime: the child ends when the parent's end closes, which the kernel also does when the
-parent dies, so a crashed engine never leaves a server holding the port. The child ignores
-SIGINT: Ctrl-C in a terminal reaches the whole process group, and the engine decides the
-shutdown (clients get 1001 when it closes the channel).
+parent dies, so a crashed engine never leaves a server holding the port. The child runs in its
+own process group and ignores SIGINT and SIGTERM: Ctrl-C in a terminal, ``timeout`` and
+systemd's stop signal the engine's whole group, and the engine decides the shutdown (clients get
+1001 when it closes the channel).
 
 POSIX only (``SOCK_SEQPACKET``, ``pass_fds``): ``supported()`` says whether it can run here;
 ``vtuber.app`` falls back to the in-process ``WebSocketServer`` where it cannot.
@@ -28,6 +29,7 @@ POSIX only (``SOCK_SEQPACKET``, ``pass_fds``): ``supported()`` says whether it c
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import pickle
@@ -37,7 +39,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -63,6 +65,9 @@ START_TIMEOUT_S = 20.0
 """The child imports websockets and numpy before it binds (~0.5 s here; slow disks take longer)."""
 MAX_MESSAGE_READ = 1 << 20  # largest message either side reads; frames are a few KiB
 MAX_LOG_CHARS = 16_000  # one forwarded log record (a traceback fits)
+
+
+_CHILD_GONE_ERRNOS = frozenset({errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ECONNREFUSED})
 
 
 def supported() -> bool:
@@ -147,6 +152,7 @@ class WebSocketServerProcess:
                 [sys.executable, "-m", CHILD_MODULE, str(child.fileno())],
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
+                process_group=0,  # signals to the engine's group (Ctrl-C, timeout, systemd) skip it
             )
         except BaseException:
             parent.close()
@@ -167,7 +173,12 @@ class WebSocketServerProcess:
             raise SenderError(_start_failure(timeout_s, exited=True)) from exc
         self._reader = threading.Thread(target=self._read_child, name="vtuber-websocket-child", daemon=True)
         self._reader.start()
-        if not self._ready.wait(timeout_s) or self._bound_port is None:
+        try:
+            ready = self._ready.wait(timeout_s)
+        except BaseException:  # Ctrl-C while the child starts: leave nothing running
+            self._stop_child(timeout_s=2.0)
+            raise
+        if not ready or self._bound_port is None:
             error, exited = self._start_error, self._child_gone
             self._stop_child(timeout_s=2.0)
             raise SenderError(error or _start_failure(timeout_s, exited))
@@ -202,10 +213,13 @@ class WebSocketServerProcess:
             sock.send(pose_to_wire(pose, sent_wall_s), socket.MSG_DONTWAIT)
         except BlockingIOError:
             self.dropped += 1
-        except OSError as exc:  # the child is gone (the reader reports that) or a frame too big
-            if not self._send_failed and not self._child_gone:
+        except OSError as exc:
+            if exc.errno in _CHILD_GONE_ERRNOS:
+                return  # the child is gone: the reader thread reports that, once
+            self.dropped += 1  # EMSGSIZE: a frame larger than the channel takes
+            if not self._send_failed:
                 self._send_failed = True
-                logger.warning("cannot hand frames to the WebSocket server process: %s", exc)
+                logger.warning("cannot hand a frame to the WebSocket server process: %s", exc)
         else:
             self._send_failed = False
 
@@ -285,19 +299,34 @@ class WebSocketServerProcess:
         self._child_gone = True  # before the count: publish reads the count, then this
         self._client_count = 0
         if not self._closing and self._ready.is_set() and self._start_error is None:
-            code = self._proc.poll() if self._proc is not None else None
             logger.error(
-                "the WebSocket server process stopped (exit code %s); the WebSocket stream is off, "
-                "the other outputs go on",
-                code,
+                "the WebSocket server process stopped (%s); the WebSocket stream is off, the other outputs go on",
+                _how_it_ended(self._proc),
             )
         self._ready.set()
 
 
 def _start_failure(timeout_s: float, exited: bool) -> str:
-    """The one line for a child that never reported ready."""
-    what = "exited at start" if exited else f"did not start within {timeout_s:.0f} s"
-    return f"the WebSocket server process {what}; its error is above, or run `{sys.executable} -m {CHILD_MODULE}` to see it"
+    """The one line for a child that never reported ready (its own error, if any, is logged or
+    printed above it)."""
+    what = "exited at start" if exited else f"did not start within {timeout_s:g} s"
+    return f"the WebSocket server process {what}; see the lines above, or run without [websocket] to go on without it"
+
+
+def _how_it_ended(proc: subprocess.Popen[bytes] | None) -> str:
+    """'exit code N' or 'killed by SIGNAME' for a child whose channel just closed."""
+    if proc is None:
+        return "exit code unknown"
+    try:
+        code = proc.wait(1.0)  # the channel closes a moment before the process is reaped
+    except subprocess.TimeoutExpired:
+        return "still running, channel closed"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _forwarded_level() -> int:
@@ -313,7 +342,7 @@ def _forwarded_level() -> int:
 class _ParentLogHandler(logging.Handler):
     """Sends each log record to the parent as ``("log", level, logger name, message)``."""
 
-    def __init__(self, tell: Any) -> None:
+    def __init__(self, tell: Callable[..., None]) -> None:
         super().__init__()
         self._tell = tell
 
@@ -322,7 +351,10 @@ class _ParentLogHandler(logging.Handler):
             message = record.getMessage()
             if record.exc_info:
                 message += "\n" + logging.Formatter().formatException(record.exc_info)
-            self._tell("log", record.levelno, record.name, message[:MAX_LOG_CHARS])
+            if len(message) > MAX_LOG_CHARS:  # keep the head and the tail (a traceback's cause)
+                half = MAX_LOG_CHARS // 2
+                message = f"{message[:half]}\n... ({len(message) - 2 * half} characters cut) ...\n{message[-half:]}"
+            self._tell("log", record.levelno, record.name, message)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
 
@@ -332,7 +364,8 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) != 2 or not argv[1].isdigit():
         sys.stderr.write(f"usage: python -m {CHILD_MODULE} FD (started by vtuber's engine, not by hand)\n")
         return 2
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides the shutdown
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the engine decides the shutdown (it closes the channel)
+        signal.signal(sig, signal.SIG_IGN)
     _yield_to_the_engine()
     sock = socket.socket(fileno=int(argv[1]))
     lock = threading.Lock()  # reports come from this thread and from the server's loop thread
@@ -382,7 +415,10 @@ def _relay_frames(sock: socket.socket, server: WebSocketServer) -> None:
     view = memoryview(buffer)
     bad_frames = 0
     while True:
-        size = sock.recv_into(buffer)
+        try:
+            size = sock.recv_into(buffer)
+        except OSError:  # reset: the engine died with reports unread
+            return
         if size == 0:
             return
         ended = False
@@ -391,6 +427,8 @@ def _relay_frames(sock: socket.socket, server: WebSocketServer) -> None:
                 newer = sock.recv_into(buffer, 0, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 break
+            except OSError:
+                newer = 0
             if newer == 0:  # the parent closed after these frames
                 ended = True
                 break
