@@ -88,7 +88,9 @@ def cmd_throughput(args: argparse.Namespace) -> int:
             "*capture* = from the frame's decode to the engine taking it (an unpaced run decodes up to two frames "
             "ahead, so this includes their wait); *after tracking* = solve + smooth + retarget + send, as wall clock "
             "and as the engine thread's CPU time (`time.thread_time`: the cost itself, without the time the two "
-            "cores were busy with the receivers, the server process or decoding).\n\n"
+            "cores were busy with the receivers, the server process or decoding); *WebSocket process CPU* = the "
+            "server process's user + system CPU time over the run per engine frame (the encoding and writes to "
+            "3 clients that left the engine's process: it still costs a core).\n\n"
             f"{table}\n\n![per-stage p95]({png.name})\n"
         )
         write_section(args.doc, "throughput", text)
