@@ -250,6 +250,30 @@ def test_port_in_use_raises_sender_error(server: AnyServer) -> None:
         other.start()
 
 
+def test_close_does_not_wait_for_a_client_that_stopped_reading(server_class: type[AnyServer]) -> None:
+    """A stalled browser source cannot take a closing handshake: shutdown drops it at once
+    instead of waiting out the close timeout (4 s), and the reading clients still get 1001."""
+    server = server_class("127.0.0.1", 0)
+    server.start()
+    stalled = raw_stalled_client(server)
+    with open_client(server) as (good, _):
+        wait_clients(server, 2)
+        for i in range(300):  # fills the stalled client's socket buffers; the good one reads
+            server.publish(make_pose(i), sent_wall_s=0.0)
+            time.sleep(0.003)
+            try:  # the good client keeps up (a full receive queue would make it stall too)
+                while True:
+                    good.recv(timeout=0)
+            except TimeoutError:
+                pass
+        t0 = time.monotonic()
+        server.close()
+        took = time.monotonic() - t0
+        assert closed_code(good) == 1001
+    stalled.close()
+    assert took < 1.5, f"close took {took:.2f} s"
+
+
 def test_close_disconnects_clients(server_class: type[AnyServer]) -> None:
     server = server_class("127.0.0.1", 0)
     server.start()

@@ -305,6 +305,12 @@ class WebSocketServer:
             await self._shutdown(server)
 
     async def _shutdown(self, server: Server) -> None:
+        for client in list(self._clients):
+            # bytes waiting above a full kernel buffer: a client that stopped reading cannot take
+            # a closing handshake either, so do not wait the close timeout for it
+            if client.conn.transport.get_write_buffer_size() > 0:
+                logger.info("WebSocket client %s is not reading; dropping it at shutdown", client.conn.remote_address)
+                client.conn.transport.abort()
         server.close(close_connections=True)
         try:
             await asyncio.wait_for(server.wait_closed(), 2 * _CLOSE_TIMEOUT_S)
