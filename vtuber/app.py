@@ -35,13 +35,18 @@ DEFAULT_RECORD_FPS = 30.0  # BVH frame rate when the source does not say (webcam
 
 
 def telemetry_line(engine: Engine) -> str:
-    """One status line: per-stage p95 latency, capture-to-send latency, tracking state."""
+    """One status line: per-stage p95 latency, capture-to-send latency, tracking state and, with
+    the WebSocket stream on, how many clients (browser sources, Unity) read it."""
     tel = engine.telemetry
     stages = " ".join(f"{name} {tel.stage(name).p95_ms:.1f}" for name in ("track", "solve", "smooth", "send"))
-    return (
+    line = (
         f"frame {tel.frames} | p95 ms: {stages} | after-track {tel.after_tracking().p95_ms:.2f}"
         f" | latency p95 {tel.latency().p95_ms:.0f} ms | face {engine.face_state}"
     )
+    readers = [s.client_count for s in engine.senders if isinstance(getattr(s, "client_count", None), int)]
+    if readers:
+        line += f" | ws clients {sum(readers)}"
+    return line
 
 
 class FpsPrinter:

@@ -80,3 +80,46 @@ def test_video_is_paced_at_its_own_frame_rate() -> None:
     line = next(line for line in result.stderr.splitlines() if line.startswith("vtuber: 90 frames"))
     fps = float(line.split("(")[1].split(" frames per second")[0])
     assert 26.0 <= fps <= 31.0  # the clip is 30 fps; start-up costs a little
+
+
+def test_the_live_view_counts_websocket_clients() -> None:
+    """A streamer checks in the terminal that OBS's browser source is connected."""
+    import json
+    import socket
+    import threading
+    import time
+
+    from websockets.sync.client import connect
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vtuber", "run", "--no-vmc", "--source", "demo", "--duration", "8",
+         "--face-backend", "mesh", "--ws", f"127.0.0.1:{port}"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    frames = []
+
+    def read() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with connect(f"ws://127.0.0.1:{port}/", open_timeout=2) as ws:
+                    json.loads(ws.recv(timeout=10))  # hello
+                    while True:
+                        frames.append(ws.recv(timeout=5))
+            except (OSError, TimeoutError):
+                time.sleep(0.2)  # not listening yet
+            except Exception:  # noqa: BLE001 - the engine closed the stream at the end
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    _, stderr = proc.communicate(timeout=120)
+    reader.join(timeout=10)
+    assert proc.returncode == 0, stderr
+    assert frames, stderr
+    views = [line for line in stderr.splitlines() if " fps | frame " in line]
+    assert views and all("ws clients" in line for line in views), views
+    assert any(line.endswith("ws clients 1") for line in views), views
