@@ -164,8 +164,7 @@ def quaternion_one_euro_step(
     sin /= np.maximum(angle, _SMALL)
     np.multiply(e, sin[..., None], d[..., :3])
     d[..., 3] = np.cos(half)
-    outer = d[..., :, None] * q_hat[..., None, :]
-    out = outer.reshape(outer.shape[:-2] + (16,)) @ _HAMILTON_T
+    out = quat_mul(d, q_hat)
     out /= np.sqrt(np.einsum("...i,...i->...", out, out))[..., None]
     q_hat[...] = out
 
