@@ -174,47 +174,37 @@ class _QuatBank(_Bank):
 
 
 class _HeadPosition:
-    """The head position's One Euro filter (``one_euro_step`` with ``norm_speed``, as
-    ``OneEuroFilter(..., norm_speed=True)`` runs it) on three Python floats: the same arithmetic
-    with one numpy call (the speed's dot product) instead of a dozen on a 3-vector. Time steps
-    are the smoother's (the position is filtered or reseeded on every frame the head exists)."""
+    """The head position's One Euro filter: ``one_euro_step`` with ``norm_speed`` (as
+    ``OneEuroFilter(..., norm_speed=True)`` runs it) on the smoother's time steps, without that
+    class's per-call checks and copies (the position is filtered or reseeded on every frame the
+    head exists). Positions in metres."""
 
-    __slots__ = ("beta", "d_cutoff_hz", "dx", "min_cutoff_hz", "speed_floor", "x")
+    __slots__ = ("dx", "params", "x")
 
     def __init__(self, params: OneEuroParams) -> None:
-        self.min_cutoff_hz = float(params.min_cutoff_hz)
-        self.beta = float(params.beta)
-        self.d_cutoff_hz = float(params.d_cutoff_hz)
-        self.speed_floor = float(params.speed_floor)
-        self.x: list[float] | None = None
-        self.dx = [0.0, 0.0, 0.0]
+        self.params = (params.min_cutoff_hz, params.beta, params.d_cutoff_hz, params.speed_floor)
+        self.x: F64 | None = None
+        self.dx = np.zeros(3)
 
     def reset(self) -> None:
         """Forget the state: the next sample is a first sample."""
         self.x = None
 
-    def hold(self) -> list[float]:
-        """The last estimate, kept with zero speed (``OneEuroFilter.reseed`` to its value)."""
+    def hold(self) -> F64:
+        """The last estimate (a copy), kept with zero speed (``OneEuroFilter.reseed`` to its value)."""
         assert self.x is not None
-        self.dx = [0.0, 0.0, 0.0]
-        return self.x
+        self.dx[:] = 0.0
+        return self.x.copy()
 
-    def step(self, x: list[float], dt: float | None) -> list[float]:
-        """Filter sample ``x`` (metres) ``dt`` seconds after the last (None: a first sample)."""
+    def step(self, x: F64, dt: float | None) -> F64:
+        """Filter sample ``x`` (3,) ``dt`` seconds after the last (None: a first sample); returns
+        the estimate (a copy)."""
         if self.x is None or dt is None:
-            self.x = x
-            self.dx = [0.0, 0.0, 0.0]
-            return x
-        r = 2.0 * math.pi * self.d_cutoff_hz * dt  # smoothing_factor(dt, d_cutoff_hz)
-        a = r / (r + 1.0)
-        dx = [d + a * ((v - h) / dt - d) for v, h, d in zip(x, self.x, self.dx)]
-        v = np.array(dx)
-        speed = math.sqrt(float(np.dot(v, v)))  # numpy's dot, as one_euro_step: the same rounding
-        r = 2.0 * math.pi * (self.min_cutoff_hz + self.beta * max(speed - self.speed_floor, 0.0)) * dt
-        a = r / (r + 1.0)
-        self.x = [h + a * (v - h) for v, h in zip(x, self.x)]
-        self.dx = dx
-        return self.x
+            self.x = x.copy()
+            self.dx[:] = 0.0
+        else:
+            one_euro_step(self.x, self.dx, x, dt, *self.params, norm_speed=True)
+        return self.x.copy()
 
 
 def _as_float(v: object) -> float:
@@ -385,10 +375,10 @@ class RigSmoother:
             if head_q is not None and head is not None:
                 if head_new:
                     self._pos.reset()
-                position = np.array(self._pos.step(head_pos, dt))
+                position = self._pos.step(pos, dt)
                 self._head_err = float(head.reprojection_error_px)
             else:
-                position = np.array(self._pos.hold())  # zero velocity, follows the shown value
+                position = self._pos.hold()  # zero velocity, follows the shown value
             position.setflags(write=False)
             rotation = rot.q[rot.index[_HEAD_KEY]].copy()
             rotation.setflags(write=False)
