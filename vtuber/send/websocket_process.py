@@ -296,7 +296,7 @@ class WebSocketServerProcess:
             elif kind == "log":
                 levelno, name, message = rest
                 logging.getLogger(name).log(levelno, "%s", message)
-        self._child_gone = True  # before the count: publish reads the count, then this
+        self._child_gone = True  # start() tells "exited at start" from "did not start in time"
         self._client_count = 0
         if not self._closing and self._ready.is_set() and self._start_error is None:
             logger.error(
