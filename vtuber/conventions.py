@@ -28,6 +28,7 @@ names; it is applied once, in retargeting, through ``mirror_*`` below.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -81,19 +82,46 @@ def canonical_face_pose_to_internal(rotation_matrix: ArrayLike, translation_cm: 
     Returns:
         (rotation quaternion xyzw, position in metres) in the internal frame.
     """
-    r = OPENCV_TO_INTERNAL @ np.asarray(rotation_matrix, dtype=np.float64)
-    t = OPENCV_TO_INTERNAL @ np.asarray(translation_cm, dtype=np.float64).reshape(3)
-    return geometry.from_matrix(r), t / CENTIMETRES_PER_METRE
+    rotation, position = canonical_face_pose_to_internal_floats(
+        np.asarray(rotation_matrix, dtype=np.float64).tolist(), np.asarray(translation_cm, dtype=np.float64).reshape(3).tolist()
+    )
+    return np.array(rotation), np.array(position)
+
+
+def canonical_face_pose_to_internal_floats(
+    rotation_matrix: Sequence[Sequence[float]], translation_cm: Sequence[float]
+) -> tuple[tuple[float, float, float, float], tuple[float, float, float]]:
+    """``canonical_face_pose_to_internal`` on Python floats: the rotation as three rows of three
+    floats and the translation (cm) in; (quaternion x y z w, position in metres) out. The same
+    numbers: ``OPENCV_TO_INTERNAL`` only negates the y and z rows."""
+    r0, r1, r2 = rotation_matrix
+    tx, ty, tz = translation_cm
+    rotation = geometry.from_matrix_floats((r0, [-v for v in r1], [-v for v in r2]))
+    cm = CENTIMETRES_PER_METRE
+    return rotation, (tx / cm, -ty / cm, -tz / cm)
 
 
 def internal_head_to_opencv_pose(rotation: ArrayLike, position_m: ArrayLike) -> tuple[F64, F64]:
     """Inverse of ``canonical_face_pose_to_internal``: (3x3 model->camera rotation, t in cm).
 
-    Used by the synthetic renderer to place the canonical face in front of a camera.
+    Used by the synthetic renderer to place the canonical face in front of a camera, and by the
+    face solvers every frame (so on floats: ``OPENCV_TO_INTERNAL`` negates the y and z rows of
+    ``geometry.to_matrix``'s matrix, the same numbers without a numpy call per step).
     """
-    r = OPENCV_TO_INTERNAL @ geometry.to_matrix(rotation)
-    t = OPENCV_TO_INTERNAL @ (np.asarray(position_m, dtype=np.float64) * CENTIMETRES_PER_METRE)
-    return r, t
+    position = np.asarray(position_m, dtype=np.float64)
+    if position.shape != (3,):  # e.g. a column: the general matrix product
+        return OPENCV_TO_INTERNAL @ geometry.to_matrix(rotation), OPENCV_TO_INTERNAL @ (position * CENTIMETRES_PER_METRE)
+    x, y, z, w = geometry.normalize_floats(rotation)
+    cm = CENTIMETRES_PER_METRE
+    px, py, pz = position.tolist()
+    r = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [-(2 * (x * y + z * w)), -(1 - 2 * (x * x + z * z)), -(2 * (y * z - x * w))],
+            [-(2 * (x * z - y * w)), -(2 * (y * z + x * w)), -(1 - 2 * (x * x + y * y))],
+        ]
+    )
+    return r, np.array([px * cm, -(py * cm), -(pz * cm)])
 
 
 def mediapipe_world_to_internal(points: ArrayLike) -> F64:

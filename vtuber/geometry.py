@@ -9,6 +9,7 @@ that is ``vtuber.conventions``' job.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -37,10 +38,26 @@ def normalize(q: ArrayLike) -> F64:
     return a / n
 
 
+def _floats(q: ArrayLike) -> list[float]:
+    """``q`` as a list of Python floats (numpy scalars cost ~10x more per operation)."""
+    if type(q) is np.ndarray and q.dtype == np.float64:  # the usual case: no conversion call
+        return q.tolist()  # type: ignore[no-any-return]
+    return np.asarray(q, dtype=np.float64).tolist()  # type: ignore[no-any-return]
+
+
+def normalize_floats(q: ArrayLike) -> tuple[float, float, float, float]:
+    """``normalize(q)`` for a quaternion (4 numbers), as Python floats (the same numbers)."""
+    x, y, z, w = _floats(q)
+    n = math.sqrt(x * x + y * y + z * z + w * w)
+    if n < 1e-12 or not math.isfinite(n):
+        raise ValueError(f"cannot normalise quaternion {np.asarray(q, dtype=np.float64)!r}")
+    return x / n, y / n, z / n, w / n
+
+
 def multiply(a: ArrayLike, b: ArrayLike) -> F64:
     """Hamilton product ``a * b`` (apply ``b`` first, then ``a``)."""
-    ax, ay, az, aw = np.asarray(a, dtype=np.float64).tolist()  # Python floats: numpy scalars
-    bx, by, bz, bw = np.asarray(b, dtype=np.float64).tolist()  # cost ~10x more per operation
+    ax, ay, az, aw = _floats(a)
+    bx, by, bz, bw = _floats(b)
     return np.array(
         [
             aw * bx + ax * bw + ay * bz - az * by,
@@ -53,7 +70,7 @@ def multiply(a: ArrayLike, b: ArrayLike) -> F64:
 
 def conjugate(q: ArrayLike) -> F64:
     """The inverse of a unit quaternion."""
-    x, y, z, w = np.asarray(q, dtype=np.float64).tolist()
+    x, y, z, w = _floats(q)
     return np.array([-x, -y, -z, w])
 
 
@@ -115,7 +132,13 @@ def slerp(a: ArrayLike, b: ArrayLike, fraction: float) -> F64:
 
 def from_matrix(m: ArrayLike) -> F64:
     """Quaternion of a 3x3 rotation matrix (Shepperd's method, numerically stable)."""
-    (r00, r01, r02), (r10, r11, r12), (r20, r21, r22) = np.asarray(m, dtype=np.float64).tolist()
+    return np.array(from_matrix_floats(np.asarray(m, dtype=np.float64).tolist()))
+
+
+def from_matrix_floats(m: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    """``from_matrix`` on Python floats: the matrix as three rows of three floats in, the
+    quaternion (x, y, z, w) with w >= 0 out (the same numbers, without numpy calls)."""
+    (r00, r01, r02), (r10, r11, r12), (r20, r21, r22) = m
     tr = r00 + r11 + r22
     if tr > 0.0:
         s = math.sqrt(tr + 1.0) * 2.0
@@ -130,8 +153,8 @@ def from_matrix(m: ArrayLike) -> F64:
         s = math.sqrt(1.0 + r22 - r00 - r11) * 2.0
         q = [(r02 + r20) / s, (r12 + r21) / s, 0.25 * s, (r10 - r01) / s]
     n = math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
-    sign = -1.0 if q[3] < 0.0 else 1.0  # canonical: w >= 0
-    return np.array(q) * (sign / n)
+    k = (-1.0 if q[3] < 0.0 else 1.0) / n  # canonical: w >= 0
+    return q[0] * k, q[1] * k, q[2] * k, q[3] * k
 
 
 def to_matrix(q: ArrayLike) -> F64:

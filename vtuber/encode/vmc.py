@@ -116,26 +116,23 @@ def encode_vmc(
     bone_names = _bone_order(tuple(pose.bones)) if bones else ()
     blend_names = tuple(pose.blendshapes) if blendshapes else ()
     layout = _layout(bone_names, blend_names, blendshapes, status, max_bundle_bytes)
-    values = np.empty(layout.value_count)
-    values[0:3] = pose.root.position if pose.root.position is not None else 0.0
-    values[3:7] = pose.root.rotation
-    if bone_names:
-        table = pose.bones
-        transforms = [table[name] for name in bone_names]
-        rows = values[7 : 7 + 7 * len(bone_names)].reshape(-1, 7)
-        rows[:, 3:] = [b.rotation for b in transforms]
-        rows[:, :3] = [
-            b.position if bone_positions and b.position is not None else _rest_offset(name, rest_offsets)
-            for name, b in zip(bone_names, transforms)
-        ]
-    transforms_end = 7 + 7 * len(bone_names)
-    transforms = values[:transforms_end].reshape(-1, 7)
-    transforms[:, :3] = conventions.internal_to_unity_position(transforms[:, :3])
-    transforms[:, 3:] = conventions.internal_to_unity_quaternion(transforms[:, 3:])
+    # every number on Python floats first, then one array: root, bones (position, rotation),
+    # blendshapes, time
+    root = pose.root
+    numbers = _floats(root.position, 3) if root.position is not None else [0.0, 0.0, 0.0]
+    numbers += _floats(root.rotation, 4)
+    table = pose.bones
+    for name in bone_names:
+        b = table[name]
+        position = b.position if bone_positions and b.position is not None else _rest_offset(name, rest_offsets)
+        numbers += _floats(position, 3)
+        numbers += _floats(b.rotation, 4)
     if blend_names:
-        values[transforms_end : transforms_end + len(blend_names)] = list(pose.blendshapes.values())
+        numbers += pose.blendshapes.values()
     if status:
-        values[-1] = time_s
+        numbers.append(time_s)
+    values = np.array(numbers, dtype=np.float64)
+    values *= layout.unity_signs  # conventions.internal_to_unity_position / _quaternion: sign flips
     values += 0.0  # -0.0 (a negated zero) -> +0.0: stable, readable bytes
     tracking = 1 if status and pose.tracked.get("face", False) else 0
     return layout.fill(values, tracking)
@@ -201,13 +198,21 @@ class _Layout:
     words overwritten. Values come in one vector: root (7), bones (7 each), blendshapes, time.
     """
 
-    __slots__ = ("_bundles", "status_word", "value_count")
+    __slots__ = ("_bundles", "status_word", "unity_signs", "value_count")
 
-    def __init__(self, bundles: list[tuple[bytes, list[int], int, int]], value_count: int, status_word: tuple[int, int] | None) -> None:
+    def __init__(
+        self,
+        bundles: list[tuple[bytes, list[int], int, int]],
+        value_count: int,
+        status_word: tuple[int, int] | None,
+        transform_count: int,
+    ) -> None:
         # per bundle: template bytes, word index of each value it holds, first value, end value
         self._bundles = [(np.frombuffer(t, dtype=np.uint8), np.array(w, dtype=np.intp), lo, hi) for t, w, lo, hi in bundles]
         self.value_count = value_count
         self.status_word = status_word  # (bundle, word) of the OK message's tracking status
+        self.unity_signs = _unity_signs(transform_count, value_count)
+        """Per value, the factor (+-1) that takes it from the internal frame to Unity's."""
 
     def fill(self, values: NDArray[np.float64], tracking: int) -> list[bytes]:
         out = []
@@ -263,12 +268,33 @@ def _layout(
             value += count
             offset = end
         bundles.append((bundle, words, lo, value))
-    return _Layout(bundles, value, status_word)
+    return _Layout(bundles, value, status_word, 1 + len(bone_names))
+
+
+def _unity_signs(transform_count: int, value_count: int) -> NDArray[np.float64]:
+    """(value_count,) factors: for each of the first ``transform_count`` transforms (position
+    x y z, rotation x y z w) the signs of ``conventions.internal_to_unity_position`` and
+    ``internal_to_unity_quaternion`` (both reflect the x axis), 1 for the values after them."""
+    signs = np.ones(value_count)
+    transforms = signs[: 7 * transform_count].reshape(-1, 7)
+    transforms[:, :3] = conventions.internal_to_unity_position(transforms[:, :3])
+    transforms[:, 3:] = conventions.internal_to_unity_quaternion(transforms[:, 3:])
+    signs.setflags(write=False)
+    return signs
 
 
 # ---------------------------------------------------------------------------------------------
 # Private helpers: messages
 # ---------------------------------------------------------------------------------------------
+
+
+def _floats(v: ArrayLike, size: int) -> list[float]:
+    """A position (``size`` 3) or rotation (4) as a list of Python floats; ValueError for another
+    shape."""
+    a = v if type(v) is np.ndarray else np.asarray(v, dtype=np.float64)
+    if a.shape != (size,):
+        raise ValueError(f"expected {size} numbers, got shape {a.shape}")
+    return a.tolist()  # type: ignore[no-any-return]
 
 
 def _rest_offset(name: str, rest_offsets: Mapping[str, ArrayLike] | None) -> ArrayLike:

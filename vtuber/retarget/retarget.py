@@ -22,9 +22,11 @@ _ROOT = BoneTransform(rotation=geometry.IDENTITY.copy(), position=np.zeros(3))
 def map_blendshapes(channels: Mapping[str, float], profile: AvatarProfile) -> dict[str, float]:
     """The profile's blendshape names with weights from ``channels`` (missing channels -> 0)."""
     out: dict[str, float] = {}
+    get = channels.get
     for target, channel in profile.blendshapes.items():
-        value = channel.gain * channels.get(channel.source, 0.0)
-        out[target] = min(1.0, max(0.0, value))
+        value = channel.gain * get(channel.source, 0.0)
+        # min(1.0, max(0.0, value)) as comparisons (NaN -> 0.0 as there)
+        out[target] = value if 0.0 < value < 1.0 else (1.0 if value >= 1.0 else 0.0)
     return out
 
 
@@ -58,10 +60,10 @@ def retarget(rig: Rig, profile: AvatarProfile, *, mirror: bool = False) -> Avata
     """
     if mirror:
         rig = mirror_rig(rig)
-    bones = {
-        name: BoneTransform(rotation=q, position=REST_OFFSETS.get(name))
-        for name, q in rig.bones.items()
-    }
+    rest = REST_OFFSETS.get
+    bones = {}
+    for name, q in rig.bones.items():
+        bones[name] = BoneTransform(q, rest(name))  # (rotation, position)
     return AvatarPose(
         t=rig.t,
         index=rig.index,

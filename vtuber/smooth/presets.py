@@ -37,8 +37,9 @@ and crosses its low speed floor. For reference, in a grid search (min_cutoff 0.0
 beta 0.5-32/rad, d_cutoff 0.5-4 Hz) the published filter without a speed floor could not meet
 both head targets at once: (0.1 Hz, 3/rad, 1 Hz) gives 0.092 degree jitter at 0.4 degree noise
 but 3 frames to 90%, and every setting reaching 2 frames jittered >= 0.11 degree.
-Per-update cost (head + 60 blendshapes + 10 bones, balanced, this 2-core machine idle): 0.14 ms
-tracked, 0.21 ms with the face lost (hold/decay path); up to ~0.3 ms when the cores are shared.
+Per-update cost (head + 60 blendshapes + 10 bones, balanced, this 2-core machine idle; ``cost_ms``
+in bench/smoothing_tune.py, best of 3, 2026-11-25): 0.07 ms tracked, 0.20 ms with the face lost
+(hold/decay path, the batched numpy step); more when the cores are shared.
 """
 
 from __future__ import annotations

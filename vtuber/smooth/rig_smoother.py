@@ -5,7 +5,8 @@ Channels and their filters (created on first sight, parameters from a ``Smoothin
 * ``"head"``: the head rotation (quaternion-safe, ``vtuber.smooth.quaternion``) and position
   (metres, One Euro on the 3-vector with the speed norm). Lost when ``rig.head is None``.
 * ``"bone:NAME"``: each bone rotation in ``rig.bones``; lost when absent from the mapping. The
-  head and all bones run as one batched quaternion filter (one row each).
+  head and all bones run as one bank of quaternion filters (one row each; on floats, row by row,
+  when every row is measured).
 * ``"blendshape:NAME"``: each weight in ``rig.blendshapes``, all in one vector One Euro with
   per-channel parameters (``BLINK_CHANNELS`` use the preset's faster ``blinks``); outputs are
   clamped to [0, 1]. Lost when absent from the mapping.
@@ -28,7 +29,7 @@ measurement counts as a missing one. Pure computation: no clock, no I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -36,7 +37,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vtuber.records import HeadPose, Rig
-from vtuber.smooth.one_euro import one_euro_step
+from vtuber.smooth.one_euro import one_euro_norm_step_floats, one_euro_step
 from vtuber.smooth.presets import (
     BLINK_CHANNELS,
     DEFAULT_PRESET,
@@ -44,7 +45,12 @@ from vtuber.smooth.presets import (
     SmoothingPreset,
     get_preset,
 )
-from vtuber.smooth.quaternion import quaternion_one_euro_step, slerp_batch
+from vtuber.smooth.quaternion import (
+    Quat4,
+    quaternion_one_euro_row,
+    quaternion_one_euro_step,
+    slerp_batch,
+)
 
 F64 = NDArray[np.float64]
 
@@ -55,6 +61,7 @@ _HEAD_KEY = "<head>"  # the head's row key: not a HumanBodyBones name, so no bon
 _NO_HELD: frozenset[str] = frozenset()
 _IDENTITY = (0.0, 0.0, 0.0, 1.0)
 _NAN4 = (math.nan,) * 4
+_ZERO3 = (0.0, 0.0, 0.0)
 
 
 def ease_weight(age_s: F64, hold_s: float, decay_s: float) -> F64:
@@ -68,7 +75,7 @@ def ease_weight(age_s: F64, hold_s: float, decay_s: float) -> F64:
 class _Bank:
     """Per-channel bookkeeping shared by the scalar and the quaternion banks."""
 
-    __slots__ = ("columns", "index", "labels", "last_seen", "names", "params", "present")
+    __slots__ = ("columns", "index", "labels", "last_seen", "names", "params", "present", "row_params")
 
     def __init__(self) -> None:
         self.names: list[str] = []
@@ -76,6 +83,7 @@ class _Bank:
         self.labels: list[str] = []
         self.params = np.empty((0, 4))  # rows of (min_cutoff_hz, beta, d_cutoff_hz, speed_floor)
         self.columns: tuple[F64, ...] = tuple(self.params.T.copy())  # the same, contiguous per parameter
+        self.row_params: list[tuple[float, float, float, float]] = []  # the same, per row, as floats
         self.present = np.empty(0, dtype=bool)
         self.last_seen = np.empty(0)
 
@@ -85,6 +93,7 @@ class _Bank:
         self.labels.append(label)
         row = (params.min_cutoff_hz, params.beta, params.d_cutoff_hz, params.speed_floor)
         self.params = np.vstack([self.params, row])
+        self.row_params.append(row)
         self.columns = tuple(self.params.T.copy())
         self.present = np.append(self.present, True)
         self.last_seen = np.append(self.last_seen, t)
@@ -132,7 +141,10 @@ class _ScalarBank(_Bank):
 
 
 class _QuatBank(_Bank):
-    """Head and bone rotations: one batched quaternion One Euro, neutral per row."""
+    """Head and bone rotations: one quaternion One Euro per row, neutral per row.
+
+    ``q`` is replaced by a new array on every step, never written in place once a step has
+    returned, so the smoother hands it out read-only (its rows are the output rotations)."""
 
     __slots__ = ("held", "neutral", "q", "w")
 
@@ -152,9 +164,26 @@ class _QuatBank(_Bank):
         self.held = np.vstack([self.held, q])
         self.neutral = np.vstack([self.neutral, neutral])
 
+    def step_rows(self, rows: list[Quat4], t: float, dt: float) -> None:
+        """Advance with every row measured: ``rows`` are the N unit quaternions in row order.
+        Row by row on floats (``quaternion_one_euro_row``): a face rig has a handful of rows,
+        too few for numpy's per-call cost to pay off."""
+        new_q: list[Quat4] = []
+        new_w: list[tuple[float, float, float]] = []
+        step = quaternion_one_euro_row
+        for z, q, w, params in zip(rows, self.q.tolist(), self.w.tolist(), self.row_params):
+            q, w = step(q, w, z, dt, *params)
+            new_q.append(q)
+            new_w.append(w)
+        self.q = np.array(new_q)
+        self.w = np.array(new_w)
+        self.last_seen.fill(t)
+        self.present.fill(True)
+
     def step(self, z: F64, t: float, dt: float, hold_s: float, decay_s: float) -> F64 | None:
         """Advance with unit quaternions ``z`` (N, 4) (NaN rows = missing); returns the mask, None
         when nothing is missing."""
+        self.q = self.q.copy()  # the last output's rows must not change
         present = np.isfinite(z[:, 3])
         if present.all():
             quaternion_one_euro_step(self.q, self.w, z, dt, *self.columns)
@@ -175,36 +204,37 @@ class _QuatBank(_Bank):
 
 class _HeadPosition:
     """The head position's One Euro filter: ``one_euro_step`` with ``norm_speed`` (as
-    ``OneEuroFilter(..., norm_speed=True)`` runs it) on the smoother's time steps, without that
-    class's per-call checks and copies (the position is filtered or reseeded on every frame the
-    head exists). Positions in metres."""
+    ``OneEuroFilter(..., norm_speed=True)`` runs it) on the smoother's time steps, on floats
+    (``one_euro_norm_step_floats``) and without that class's per-call checks (the position is
+    filtered or reseeded on every frame the head exists). Positions in metres."""
 
     __slots__ = ("dx", "params", "x")
 
     def __init__(self, params: OneEuroParams) -> None:
         self.params = (params.min_cutoff_hz, params.beta, params.d_cutoff_hz, params.speed_floor)
-        self.x: F64 | None = None
-        self.dx = np.zeros(3)
+        self.x: list[float] | None = None
+        self.dx: Sequence[float] = _ZERO3
 
     def reset(self) -> None:
         """Forget the state: the next sample is a first sample."""
         self.x = None
 
     def hold(self) -> F64:
-        """The last estimate (a copy), kept with zero speed (``OneEuroFilter.reseed`` to its value)."""
+        """The last estimate (a new array), kept with zero speed (``OneEuroFilter.reseed`` to its
+        value)."""
         assert self.x is not None
-        self.dx[:] = 0.0
-        return self.x.copy()
+        self.dx = _ZERO3
+        return np.array(self.x)
 
-    def step(self, x: F64, dt: float | None) -> F64:
-        """Filter sample ``x`` (3,) ``dt`` seconds after the last (None: a first sample); returns
-        the estimate (a copy)."""
+    def step(self, x: list[float], dt: float | None) -> F64:
+        """Filter sample ``x`` (3 floats) ``dt`` seconds after the last (None: a first sample);
+        returns the estimate (a new array)."""
         if self.x is None or dt is None:
-            self.x = x.copy()
-            self.dx[:] = 0.0
+            self.x = x
+            self.dx = _ZERO3
         else:
-            one_euro_step(self.x, self.dx, x, dt, *self.params, norm_speed=True)
-        return self.x.copy()
+            self.x, self.dx = one_euro_norm_step_floats(self.x, self.dx, x, dt, *self.params)
+        return np.array(self.x)
 
 
 def _as_float(v: object) -> float:
@@ -215,17 +245,20 @@ def _as_float(v: object) -> float:
         return math.nan
 
 
-def _unit_or_nan(q: ArrayLike | None) -> tuple[float, float, float, float] | None:
-    """``q`` as a 4-tuple if finite and non-zero, else None (treated as missing)."""
+def _unit_or_nan(q: ArrayLike | None) -> Quat4 | None:
+    """``q`` normalised, as a 4-tuple, if finite and non-zero, else None (treated as missing)."""
     if q is None:
         return None
-    a = np.asarray(q, dtype=np.float64)
-    if a.shape != (4,):
-        return None
-    n = math.sqrt(float(a @ a))
+    if type(q) is np.ndarray and q.shape == (4,) and q.dtype == np.float64:  # the usual rotation
+        x, y, z, w = q.tolist()
+    else:
+        a = np.asarray(q, dtype=np.float64)
+        if a.shape != (4,):
+            return None
+        x, y, z, w = a.tolist()
+    n = math.sqrt(x * x + y * y + z * z + w * w)
     if not (n > 1e-12 and math.isfinite(n)):
         return None
-    x, y, z, w = a.tolist()
     return x / n, y / n, z / n, w / n
 
 
@@ -260,9 +293,22 @@ class RigSmoother:
         self._pos.reset()
         self._head_err = 0.0
 
-    def _gather_rotations(
-        self, bones: Mapping[str, ArrayLike], head_q: tuple[float, float, float, float] | None
-    ) -> F64:
+    def _unit_rows(self, bones: Mapping[str, ArrayLike], head_q: Quat4 | None) -> list[Quat4] | None:
+        """Every rotation row's unit measurement in row order, or None when one is missing or
+        invalid (then ``_gather_rotations`` and the bank's masked step take over)."""
+        rows: list[Quat4] = []
+        get = bones.get
+        try:
+            for name in self._rot.names:
+                q = head_q if name == _HEAD_KEY else _unit_or_nan(get(name))
+                if q is None:
+                    return None
+                rows.append(q)
+        except (TypeError, ValueError):  # a malformed bone: the masked path sorts it out
+            return None
+        return rows
+
+    def _gather_rotations(self, bones: Mapping[str, ArrayLike], head_q: Quat4 | None) -> F64:
         """(N, 4) unit measurements in row order, NaN rows for missing or invalid ones."""
         rot = self._rot
         nan4 = _NAN4
@@ -330,7 +376,7 @@ class RigSmoother:
             if missing is not None and missing.any():
                 held.extend(bs.held_labels(missing))
 
-        # Rotations: the head and every bone in one batch.
+        # Rotations: the head and every bone in one bank (row by row on floats when all are measured).
         rot = self._rot
         head = rig.head
         head_q = None
@@ -359,34 +405,37 @@ class RigSmoother:
         else:
             head_new = False
         if dt is not None and rot.names:
-            missing = rot.step(
-                self._gather_rotations(bones, head_q),
-                t,
-                dt,
-                self.preset.hold_s,
-                self.preset.decay_s,
-            )
-            if missing is not None and missing.any():
-                held.extend(rot.held_labels(missing))
+            rows = self._unit_rows(bones, head_q)
+            if rows is not None:  # usual: every rotation measured
+                rot.step_rows(rows, t, dt)
+            else:
+                missing = rot.step(
+                    self._gather_rotations(bones, head_q),
+                    t,
+                    dt,
+                    self.preset.hold_s,
+                    self.preset.decay_s,
+                )
+                if missing is not None and missing.any():
+                    held.extend(rot.held_labels(missing))
 
+        qs = rot.q  # the bank replaces it on the next step, never writes it: handed out read-only
+        qs.setflags(write=False)
         # Head position: held (not eased) while the face is lost.
         out_head = None
-        if _HEAD_KEY in rot.index:
+        head_row = rot.index.get(_HEAD_KEY)
+        if head_row is not None:
             if head_q is not None and head is not None:
                 if head_new:
                     self._pos.reset()
-                position = self._pos.step(pos, dt)
+                position = self._pos.step(head_pos, dt)
                 self._head_err = float(head.reprojection_error_px)
             else:
                 position = self._pos.hold()  # zero velocity, follows the shown value
             position.setflags(write=False)
-            rotation = rot.q[rot.index[_HEAD_KEY]].copy()
-            rotation.setflags(write=False)
-            out_head = HeadPose(rotation, position, self._head_err)
+            out_head = HeadPose(qs[head_row], position, self._head_err)
 
-        out_bs = MappingProxyType(dict(zip(bs.names, bs.x.clip(0.0, 1.0).tolist())))
-        qs = rot.q.copy()
-        qs.setflags(write=False)
+        out_bs = MappingProxyType(dict(zip(bs.names, np.minimum(np.maximum(bs.x, 0.0), 1.0).tolist())))
         out_bones = MappingProxyType(
             {name: qs[i] for i, name in enumerate(rot.names) if name != _HEAD_KEY}
         )

@@ -29,11 +29,11 @@ from numpy.typing import NDArray
 
 from vtuber.conventions import OPENCV_TO_INTERNAL, internal_head_to_opencv_pose, mediapipe_to_opencv_camera_scaled
 from vtuber.records import HeadPose
-from vtuber.solve.brows import solve_brows
+from vtuber.solve.brows import add_brows
 from vtuber.solve.camera import CameraIntrinsics
 from vtuber.solve.eyes import EYE_ROWS
 from vtuber.solve.face_model import canonical_face
-from vtuber.solve.mouth import solve_mouth_shapes
+from vtuber.solve.mouth import add_mouth_shapes
 
 F64 = NDArray[np.float64]
 
@@ -125,18 +125,36 @@ def _align_posed(
     rays = np.empty((len(points), 3))
     # pixels (float32 * float64 array: the cast inside the multiply), then the same (undistorted)
     # rays solve_head fits
-    rays[:, :2] = cam.normalised(points[:, :2] * np.array(image_size, dtype=np.float64))
+    if any(cam.distortion):
+        rays[:, :2] = cam.normalised(points[:, :2] * np.array(image_size, dtype=np.float64))
+    else:  # the pinhole inverse, (x * width - cx) / fx and likewise y, as broadcast operations
+        size, centre, focal = _pinhole2(image_size, cam.cx, cam.cy, cam.fx, cam.fy)
+        xy = points[:, :2] * size
+        xy -= centre
+        xy /= focal
+        rays[:, :2] = xy
     rays[:, 2] = 1.0
     # each ray meets the plane (in the head's frame) at its canonical vertex's depth
     axis_z = rotation[:, 2]
     denom = rays @ axis_z
-    small = np.abs(denom) < 1e-3
-    if small.any():
-        denom[small] = np.copysign(1e-3, denom[small])
+    if not np.maximum.reduce(denom) < -1e-3:  # usual: every ray meets the face's plane from the front
+        small = np.abs(denom) < 1e-3
+        if small.any():
+            denom[small] = np.copysign(1e-3, denom[small])
     lam = (model_depth + float(tvec @ axis_z)) / denom
     rays *= lam[:, None]
     rays -= tvec
     return rays @ rotation
+
+
+@lru_cache(maxsize=8)
+def _pinhole2(image_size: tuple[int, int], cx: float, cy: float, fx: float, fy: float) -> tuple[F64, F64, F64]:
+    """``(width, height)``, ``(cx, cy)`` and ``(fx, fy)`` as arrays (read-only): normalised image
+    points times the first, minus the second, over the third are pinhole rays' x and y."""
+    out = np.array(image_size, dtype=np.float64), np.array((cx, cy)), np.array((fx, fy))
+    for a in out:
+        a.setflags(write=False)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,7 +235,7 @@ def measure_posed(
     Only the ~60 rows these measures read are aligned: the same numbers at an eighth of the work."""
     iris = len(points) >= 478
     rows, depth = _posed_rows(iris)
-    g = _align_posed(points[rows], depth, image_size, rotation, tvec, camera).tolist()
+    g = _align_posed(points.take(rows, axis=0), depth, image_size, rotation, tvec, camera).tolist()  # take: points[rows], faster
     k = len(rows) - 16
     return _features(g, iris), g[k : k + 8], g[k + 8 :]
 
@@ -326,15 +344,17 @@ def geometric_shapes(f: Mapping[str, float], n: Mapping[str, float], open_weight
     (``vtuber.solve.brows``), the mouth beyond jawOpen (``vtuber.solve.mouth``), lids, cheeks and
     nose. ``open_weight`` is the solved jawOpen, used to separate shapes an open jaw also moves."""
     r = RANGE_CM
-    out = solve_brows(f, n)
-    out.update(solve_mouth_shapes(f, n, open_weight))
+    out: dict[str, float] = {}
+    add_brows(out, f, n)
+    add_mouth_shapes(out, f, n, open_weight)
     lid_up, cheek_up, nose_up = r["lower_lid_up"], r["cheek_up"], r["nose_up"]
-    for squint, cheek_squint, sneer, lid, cheek, wing, _ in _GEOMETRIC_SIDES:
+    cheek_out = 0.0
+    for squint, cheek_squint, sneer, lid, cheek, wing, side in _GEOMETRIC_SIDES:
         out[squint] = _pos((f[lid] - n[lid]) / lid_up)
         out[cheek_squint] = _pos((f[cheek] - n[cheek]) / cheek_up)
         out[sneer] = _pos((f[wing] - n[wing]) / nose_up)
-    cheek_out = 0.5 * sum(f[side[6]] - n[side[6]] for side in _GEOMETRIC_SIDES)
-    out["cheekPuff"] = _pos(cheek_out / r["cheek_out"])
+        cheek_out += f[side] - n[side]
+    out["cheekPuff"] = _pos(0.5 * cheek_out / r["cheek_out"])
     return out
 
 

@@ -40,8 +40,14 @@ _SIDES = tuple(
 
 def solve_brows(features: Mapping[str, float], neutral: Mapping[str, float]) -> dict[str, float]:
     """``browDownLeft/Right``, ``browInnerUp``, ``browOuterUpLeft/Right`` in [0, 1]."""
-    f, n = features, neutral
     out: dict[str, float] = {}
+    add_brows(out, features, neutral)
+    return out
+
+
+def add_brows(out: dict[str, float], features: Mapping[str, float], neutral: Mapping[str, float]) -> None:
+    """``solve_brows`` written into ``out`` (one dict for all the face's shapes)."""
+    f, n = features, neutral
     inner = 0.0
     for outer_up, down, k_inner, k_mid, k_outer, k_inner_x in _SIDES:
         d_inner = f[k_inner] - n[k_inner]
@@ -52,4 +58,3 @@ def solve_brows(features: Mapping[str, float], neutral: Mapping[str, float]) -> 
         out[outer_up] = _unit(d_outer / BROW_UP_CM)
         out[down] = _unit(max(-0.5 * (d_inner + d_mid) / BROW_DOWN_CM, together / BROW_TOGETHER_CM))
     out["browInnerUp"] = _unit(inner / BROW_UP_CM)
-    return out

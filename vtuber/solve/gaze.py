@@ -48,12 +48,17 @@ class EyeGaze:
     def rotation(self) -> Quaternion:
         """``conventions.eye_rotation_from_gaze`` (``R = Ry(yaw) Rx(pitch)``), in closed form:
         the same product of the two axis rotations without the general quaternion calls."""
-        if _EYE_ROTATION_IS_RY_RX:
-            h_yaw = 0.5 * math.radians(self.yaw_deg)
-            h_pitch = 0.5 * math.radians(self.pitch_deg)
-            sy, cy, sp, cp = math.sin(h_yaw), math.cos(h_yaw), math.sin(h_pitch), math.cos(h_pitch)
-            return np.array([cy * sp, sy * cp, -(sy * sp), cy * cp])
-        return eye_rotation_from_gaze(math.radians(self.yaw_deg), math.radians(self.pitch_deg))
+        return _eye_rotation(self.yaw_deg, self.pitch_deg)
+
+
+def _eye_rotation(yaw_deg: float, pitch_deg: float) -> Quaternion:
+    """``EyeGaze(yaw_deg, pitch_deg).rotation()``."""
+    if _EYE_ROTATION_IS_RY_RX:
+        h_yaw = 0.5 * math.radians(yaw_deg)
+        h_pitch = 0.5 * math.radians(pitch_deg)
+        sy, cy, sp, cp = math.sin(h_yaw), math.cos(h_yaw), math.sin(h_pitch), math.cos(h_pitch)
+        return np.array([cy * sp, sy * cp, -(sy * sp), cy * cp])
+    return eye_rotation_from_gaze(math.radians(yaw_deg), math.radians(pitch_deg))
 
 
 def _angle(offset: float) -> float:
@@ -69,26 +74,36 @@ _LOOK_KEYS = {s: tuple(f"eyeLook{d}{name}" for d in ("Out", "In", "Up", "Down"))
 
 def eye_gaze(features: Mapping[str, float], neutral: Mapping[str, float], side: str) -> EyeGaze | None:
     """Gaze of one eye (``side`` ``"L"``/``"R"``), or None without iris landmarks."""
+    angles = _gaze_deg(features, neutral, side)
+    return None if angles is None else EyeGaze(*angles)
+
+
+def _gaze_deg(features: Mapping[str, float], neutral: Mapping[str, float], side: str) -> tuple[float, float] | None:
+    """``eye_gaze`` as (yaw, pitch) degrees."""
     kx, ky = _IRIS_KEYS[side]
     if kx not in features:
         return None
     dx = features[kx] - neutral.get(kx, 0.0)
     dy = features[ky] - neutral.get(ky, 0.0)
-    return EyeGaze(_angle(dx), -_angle(dy))
+    return _angle(dx), -_angle(dy)
 
 
 def look_weights(gaze: EyeGaze, side: str) -> dict[str, float]:
     """ARKit eyeLook* of one eye. For the left eye, looking toward the subject's left is "out"."""
+    out: dict[str, float] = {}
+    _add_look_weights(out, gaze.yaw_deg, gaze.pitch_deg, side)
+    return out
+
+
+def _add_look_weights(out: dict[str, float], yaw_deg: float, pitch_deg: float, side: str) -> None:
+    """``look_weights`` of the gaze (yaw, pitch) degrees, written into ``out`` (in its order)."""
     out_k, in_k, up_k, down_k = _LOOK_KEYS[side]
-    toward_left = gaze.yaw_deg
-    outward = toward_left if side == "L" else -toward_left
+    outward = yaw_deg if side == "L" else -yaw_deg
     r = LOOK_RANGE_DEG
-    return {
-        out_k: _unit(outward / r["out"]),
-        in_k: _unit(-outward / r["in"]),
-        up_k: _unit(-gaze.pitch_deg / r["up"]),
-        down_k: _unit(gaze.pitch_deg / r["down"]),
-    }
+    out[out_k] = _unit(outward / r["out"])
+    out[in_k] = _unit(-outward / r["in"])
+    out[up_k] = _unit(-pitch_deg / r["up"])
+    out[down_k] = _unit(pitch_deg / r["down"])
 
 
 def _unit(x: float) -> float:
@@ -98,18 +113,21 @@ def _unit(x: float) -> float:
 def solve_gaze(
     features: Mapping[str, float], neutral: Mapping[str, float], blinks: Mapping[str, float]
 ) -> tuple[dict[str, float], dict[str, Quaternion]]:
-    """(eyeLook* weights, {"LeftEye", "RightEye"} rotations); empty without iris landmarks."""
-    left = eye_gaze(features, neutral, "L")
-    right = eye_gaze(features, neutral, "R")
+    """(eyeLook* weights, {"LeftEye", "RightEye"} rotations); empty without iris landmarks.
+    (``eye_gaze``, ``look_weights`` and ``EyeGaze.rotation`` of both eyes, on plain floats.)"""
+    left = _gaze_deg(features, neutral, "L")
+    right = _gaze_deg(features, neutral, "R")
     if left is None or right is None:
         return {}, {}
     left_closed = blinks.get("eyeBlinkLeft", 0.0) > CLOSED_BLINK
     right_closed = blinks.get("eyeBlinkRight", 0.0) > CLOSED_BLINK
     if left_closed and right_closed:
-        left = right = EyeGaze(0.0, 0.0)
+        left = right = (0.0, 0.0)
     elif left_closed:
         left = right
     elif right_closed:
         right = left
-    shapes = {**look_weights(left, "L"), **look_weights(right, "R")}
-    return shapes, {"LeftEye": left.rotation(), "RightEye": right.rotation()}
+    shapes: dict[str, float] = {}
+    _add_look_weights(shapes, *left, "L")
+    _add_look_weights(shapes, *right, "R")
+    return shapes, {"LeftEye": _eye_rotation(*left), "RightEye": _eye_rotation(*right)}

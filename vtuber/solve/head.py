@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vtuber.conventions import (
-    canonical_face_pose_to_internal,
+    canonical_face_pose_to_internal_floats,
     internal_head_to_opencv_pose,
 )
 from vtuber.records import FaceLandmarks, HeadPose
@@ -73,7 +73,7 @@ def solve_head(
     width, height = image_size
     source = face.points if face.head_points is None or len(face.head_points) != len(face.points) else face.head_points
     # pixels (MediaPipe's z is x-normalised); float32 * float64 array: the cast inside the multiply
-    points = source[ids] * np.array((width, height, width)[: source.shape[1]], dtype=np.float64)
+    points = source.take(ids, axis=0) * _pixel_scale(width, height, source.shape[1])  # take: fancy indexing's rows, faster
     image_points = points[:, :2]  # conventions.mediapipe_to_pixels
     cam = camera.scaled_to(width, height)
     spread = (np.maximum.reduce(points) - np.minimum.reduce(points)).tolist()  # NaN/inf if any point is
@@ -82,7 +82,7 @@ def solve_head(
     face_width_px = max(spread[0], 1.0)
     pose = None
     if len(spread) > 2 and math.isfinite(spread[2]) and spread[2] >= MIN_DEPTH_SPREAD_FRACTION * face_width_px:
-        fit = _fit_with_depth(object_points, image_points, points[:, 2], cam)
+        fit = _fit_with_depth(object_points, points, cam)
         pose = None if fit is None else _accept_matrix(fit[0], fit[1], object_points, image_points, cam, face_width_px)
         if pose is not None:
             return pose
@@ -118,20 +118,20 @@ def _accept_matrix(
     face_width_px: float,
 ) -> HeadPose | None:
     """``_accept`` for a candidate given as a rotation matrix (model -> OpenCV camera) and tvec."""
-    error = _rms_reprojection(object_points, image_points, None, tvec, cam, rotation_matrix)
-    rotation, position = canonical_face_pose_to_internal(rotation_matrix, tvec)
+    rotation, position = canonical_face_pose_to_internal_floats(rotation_matrix.tolist(), np.asarray(tvec).tolist())
     if position[2] >= 0.0:  # the face cannot be behind the camera
         return None
     if _rotation_angle(rotation) > MAX_HEAD_ANGLE_RAD:
         return None
+    error = _rms_reprojection(object_points, image_points, None, tvec, cam, rotation_matrix)
     if error > MAX_REPROJECTION_ERROR_FRACTION * face_width_px:
         return None
-    return HeadPose(rotation=rotation, position=position, reprojection_error_px=error)
+    return HeadPose(rotation=np.array(rotation), position=np.array(position), reprojection_error_px=error)
 
 
-def _rotation_angle(q: NDArray[np.float64]) -> float:
+def _rotation_angle(q: NDArray[np.float64] | tuple[float, float, float, float]) -> float:
     """Rotation angle in [0, pi] of quaternion ``q`` (``geometry.to_axis_angle``'s angle)."""
-    x, y, z, w = q.tolist()
+    x, y, z, w = q.tolist() if isinstance(q, np.ndarray) else q
     n = math.sqrt(x * x + y * y + z * z + w * w)
     if n < 1e-12 or not math.isfinite(n):
         raise ValueError(f"cannot normalise quaternion {q!r}")
@@ -141,13 +141,13 @@ def _rotation_angle(q: NDArray[np.float64]) -> float:
 
 def _fit_with_depth(
     object_points: NDArray[np.float64],
-    image_points: NDArray[np.float64],
-    depth_px: NDArray[np.float64],
+    points_px: NDArray[np.float64],
     cam: CameraIntrinsics,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
     """MediaPipe's screen-to-metric conversion with our intrinsics, then a weighted similarity
     fit of the canonical face (``object_points``, the rigid points of ``_rigid_model``, with
-    MediaPipe's weights) to the back-projected cloud: (rotation matrix model -> OpenCV camera,
+    MediaPipe's weights) to the back-projected cloud of the rigid points ``points_px`` (N, 3:
+    image x, y and MediaPipe's depth, all in pixels): (rotation matrix model -> OpenCV camera,
     tvec in cm) like solvePnP's. Refitted once more with the points the first fit turns away
     from the camera down-weighted (``_facing_weights``).
 
@@ -160,25 +160,68 @@ def _fit_with_depth(
     start or iteration is needed: one fit is exact for its weights.
     """
     w, centred = _first_pass_weights()
-    rel = depth_px / cam.fx  # depth offsets in units of the face's mean depth
+    cloud = _depth_cloud(points_px, w, cam)
+    fit = _model_pose(object_points, cloud, w, centred)
+    if fit is None:
+        return None
+    # second pass: drop the points the first fit turns away from the camera
+    w = w * _facing_weights(fit[0], np.array(fit[1]), object_points)
+    w /= w.sum()
+    fit = _model_pose(object_points, cloud, w)
+    return None if fit is None else (fit[0], np.array(fit[1]))
+
+
+def _model_pose(
+    src: NDArray[np.float64],
+    dst: NDArray[np.float64],
+    w: NDArray[np.float64],
+    centred: tuple[NDArray[np.float64], NDArray[np.float64], float] | None = None,
+) -> tuple[NDArray[np.float64], list[float]] | None:
+    """``_weighted_similarity``'s rotation and translation over its size (the cloud's size is
+    MediaPipe's guess: the model keeps its own), or None when the size is not positive and
+    finite. The 3-vector arithmetic on floats: the same numbers as numpy's, without its calls."""
+    size, rotation, t = _weighted_similarity(src, dst, w, centred)
+    if not (size > 0.0 and math.isfinite(size)):
+        return None
+    return rotation, [t[0] / size, t[1] / size, t[2] / size]
+
+
+def _depth_cloud(points_px: NDArray[np.float64], w: NDArray[np.float64], cam: CameraIntrinsics) -> NDArray[np.float64]:
+    """``_fit_with_depth``'s cloud at mean depth 1: per point, its undistorted normalised ray
+    ``(x, y, 1)`` times its relative depth ``1 + z / fx - mean(z / fx)`` (weights ``w``)."""
+    if any(cam.distortion):
+        rel = points_px[:, 2] / cam.fx  # depth offsets in units of the face's mean depth
+        cloud = np.empty((len(rel), 3))
+        cloud[:, :2] = cam.normalised(points_px[:, :2])
+    else:  # the pinhole inverse of all three columns in two broadcast operations
+        offset, scale = _pinhole(cam.cx, cam.cy, cam.fx, cam.fy)
+        cloud = points_px - offset  # (x - cx, y - cy, z)
+        cloud /= scale  # (normalised x, normalised y, z / fx)
+        rel = cloud[:, 2].copy()  # contiguous: the weighted mean below sums in the order it always did
     rel -= w @ rel
     rel += 1.0
-    cloud = np.empty((len(rel), 3))
-    cloud[:, :2] = cam.normalised(image_points)
     cloud[:, :2] *= rel[:, None]
     cloud[:, 2] = rel
-    size, rotation, translation = _weighted_similarity(object_points, cloud, w, centred)
-    if not (size > 0.0 and math.isfinite(size)):
-        return None
-    translation /= size  # the cloud's size is MediaPipe's guess: keep the model's
-    # second pass: drop the points the first fit turns away from the camera
-    w = w * _facing_weights(rotation, translation, object_points)
-    w /= w.sum()
-    size, rotation, translation = _weighted_similarity(object_points, cloud, w)
-    if not (size > 0.0 and math.isfinite(size)):
-        return None
-    translation /= size
-    return rotation, translation
+    return cloud
+
+
+@lru_cache(maxsize=8)
+def _pinhole(cx: float, cy: float, fx: float, fy: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(cx, cy, 0)`` and ``(fx, fy, fx)``: what ``_depth_cloud`` subtracts from and divides
+    pixel points (x, y, MediaPipe depth) by (read-only)."""
+    offset, scale = np.array((cx, cy, 0.0)), np.array((fx, fy, fx))
+    offset.setflags(write=False)
+    scale.setflags(write=False)
+    return offset, scale
+
+
+@lru_cache(maxsize=8)
+def _pixel_scale(width: int, height: int, columns: int) -> NDArray[np.float64]:
+    """``(width, height, width)`` (its first ``columns``): MediaPipe's normalised points (z on
+    x's scale) times it are pixels (read-only)."""
+    scale = np.array((width, height, width)[:columns], dtype=np.float64)
+    scale.setflags(write=False)
+    return scale
 
 
 def _facing_weights(rotation: NDArray[np.float64], tvec: NDArray[np.float64], object_points: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -197,12 +240,15 @@ def _facing_weights(rotation: NDArray[np.float64], tvec: NDArray[np.float64], ob
 
 
 @lru_cache(maxsize=1)
-def _rigid_model() -> tuple[NDArray[np.int32], NDArray[np.float64], NDArray[np.float64]]:
-    """The rigid landmarks' indices, canonical positions (cm) and MediaPipe weights."""
+def _rigid_model() -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
+    """The rigid landmarks' indices (intp, numpy's index type) and canonical positions (cm),
+    both read-only, and MediaPipe's weights."""
     model = canonical_face()
-    object_points = model.vertices_cm[model.rigid_ids]
-    object_points.setflags(write=False)
-    return model.rigid_ids, object_points, model.rigid_weights
+    ids = model.rigid_ids.astype(np.intp)
+    object_points = model.vertices_cm[ids]
+    for a in (ids, object_points):
+        a.setflags(write=False)
+    return ids, object_points, model.rigid_weights
 
 
 @lru_cache(maxsize=1)
@@ -250,9 +296,10 @@ def _weighted_similarity(
     dst: NDArray[np.float64],
     w: NDArray[np.float64],
     centred: tuple[NDArray[np.float64], NDArray[np.float64], float] | None = None,
-) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+) -> tuple[float, NDArray[np.float64], list[float]]:
     """``dst ~ s R src + t`` in the weighted least-squares sense (Umeyama); ``w`` sums to 1.
-    ``centred`` is ``_centred(src, w)`` when the caller already has it."""
+    Returns (s, R, t), t as three floats. ``centred`` is ``_centred(src, w)`` when the caller
+    already has it."""
     ms, waw, var = _centred(src, w) if centred is None else centred
     both = dst.T @ waw  # column 0: the weighted mean of dst; then the weighted covariance:
     md = both[:, 0]  # sum_i w_i (dst_i - md) a_i^T = sum_i dst_i (w_i a_i)^T, since sum_i w_i a_i = 0
@@ -264,10 +311,9 @@ def _weighted_similarity(
         s2 = -s2
         rotation = u @ vt
     s = (s0 + s1 + s2) / var  # the left-to-right sum numpy's sum of three values does
-    t = rotation @ ms
-    t *= -s
-    t += md
-    return s, rotation, t
+    m0, m1, m2 = (rotation @ ms).tolist()
+    d0, d1, d2 = md.tolist()
+    return s, rotation, [m0 * -s + d0, m1 * -s + d1, m2 * -s + d2]  # md - s R ms
 
 
 def _det3(m: NDArray[np.float64]) -> float:
@@ -351,7 +397,8 @@ def _rms_reprojection(
         p = object_points @ rotation.T
         p += np.asarray(tvec, dtype=np.float64).reshape(3)
         projected = p[:, :2] / p[:, 2:3]
-        projected *= np.array((cam.fx, cam.fy))  # arrays: a tuple operand costs a slow conversion
-        projected += np.array((cam.cx, cam.cy))
+        offset, scale = _pinhole(cam.cx, cam.cy, cam.fx, cam.fy)
+        projected *= scale[:2]
+        projected += offset[:2]
     d = projected - image_points
     return math.sqrt(float(np.einsum("ij,ij->", d, d)) / len(d))

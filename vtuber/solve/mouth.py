@@ -98,8 +98,14 @@ once, not per frame)."""
 def solve_mouth_shapes(features: object, neutral: object, open_weight: float) -> dict[str, float]:
     """Smile/frown/stretch/dimple per side, pucker, funnel, left/right, jaw sideways/forward,
     rolls, press, shrugs, upper-up/lower-down and close, in [0, 1]."""
-    f, n = features, neutral  # mappings of face_features
     out: dict[str, float] = {}
+    add_mouth_shapes(out, features, neutral, open_weight)
+    return out
+
+
+def add_mouth_shapes(out: dict[str, float], features: object, neutral: object, open_weight: float) -> None:
+    """``solve_mouth_shapes`` written into ``out`` (one dict for all the face's shapes)."""
+    f, n = features, neutral  # mappings of face_features
     for smile_k, frown_k, stretch_k, dimple_k, upper_up_k, lower_down_k, cy, cx, cz, ul, ll in _SIDES:
         up = f[cy] - n[cy]  # type: ignore[index]
         out_x = f[cx] - n[cx]  # type: ignore[index]
@@ -134,4 +140,3 @@ def solve_mouth_shapes(features: object, neutral: object, open_weight: float) ->
     out["mouthShrugUpper"] = _unit(0.5 * shrug)
     chin_drop = _unit((n["chin_y"] - f["chin_y"]) / 2.5)  # type: ignore[index]
     out["mouthClose"] = _unit(chin_drop - open_weight)
-    return out
