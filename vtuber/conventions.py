@@ -111,17 +111,10 @@ def internal_head_to_opencv_pose(rotation: ArrayLike, position_m: ArrayLike) -> 
     position = np.asarray(position_m, dtype=np.float64)
     if position.shape != (3,):  # e.g. a column: the general matrix product
         return OPENCV_TO_INTERNAL @ geometry.to_matrix(rotation), OPENCV_TO_INTERNAL @ (position * CENTIMETRES_PER_METRE)
-    x, y, z, w = geometry.normalize_floats(rotation)
+    r0, r1, r2 = geometry.to_matrix_floats(rotation)
     cm = CENTIMETRES_PER_METRE
     px, py, pz = position.tolist()
-    r = np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [-(2 * (x * y + z * w)), -(1 - 2 * (x * x + z * z)), -(2 * (y * z - x * w))],
-            [-(2 * (x * z - y * w)), -(2 * (y * z + x * w)), -(1 - 2 * (x * x + y * y))],
-        ]
-    )
-    return r, np.array([px * cm, -(py * cm), -(pz * cm)])
+    return np.array((r0, [-v for v in r1], [-v for v in r2])), np.array([px * cm, -(py * cm), -(pz * cm)])
 
 
 def mediapipe_world_to_internal(points: ArrayLike) -> F64:

@@ -159,13 +159,20 @@ def from_matrix_floats(m: Sequence[Sequence[float]]) -> tuple[float, float, floa
 
 def to_matrix(q: ArrayLike) -> F64:
     """3x3 rotation matrix of ``q``."""
-    x, y, z, w = normalize(q).tolist()
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
+    return np.array(_matrix_rows(*normalize(q).tolist()))
+
+
+def to_matrix_floats(q: ArrayLike) -> tuple[list[float], list[float], list[float]]:
+    """``to_matrix`` on Python floats: the three rows (the same numbers, without numpy calls)."""
+    return _matrix_rows(*normalize_floats(q))
+
+
+def _matrix_rows(x: float, y: float, z: float, w: float) -> tuple[list[float], list[float], list[float]]:
+    """Rows of the rotation matrix of the unit quaternion (x, y, z, w)."""
+    return (
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
     )
 
 
