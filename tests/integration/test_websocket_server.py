@@ -180,7 +180,9 @@ def test_stalled_client_does_not_slow_publish_and_others_keep_receiving(
             server.publish(pose, sent_wall_s=float(i))
             costs.append(time.perf_counter() - t0)
         assert float(np.median(costs)) < 100e-6, f"median publish {np.median(costs) * 1e6:.1f} us"
-        assert max(costs) < 0.05, f"max publish {max(costs) * 1e3:.1f} ms"
+        # waiting on the stalled client would take its socket's stall (seconds, 5 s timeout); a
+        # VM or collector pause of this process can reach tens of ms and is not the server's
+        assert max(costs) < 0.5, f"max publish {max(costs) * 1e3:.1f} ms"
         # Let the burst settle: the server process drops a frame that meets its full hand-off
         # buffer (the next one goes through), so after 3000 back-to-back frames the first new
         # one could be that frame; live frames come every few ms, a burst never does.
