@@ -6,22 +6,27 @@
 * ``repair_csv``: drops a partial last row of a blendshape sidecar CSV.
 * ``repair_session``: drops a partial last line of a session (JSON Lines).
 
-All are idempotent and leave an intact file byte-for-byte unchanged. A damaged line that is not
+All are idempotent and leave an intact file byte-for-byte unchanged. They read a line at a time
+(an hour of session is about a gigabyte), so memory does not grow with the recording. A damaged line that is not
 the last one means the file was not cut by a crash: ``RecordingError``, nothing changed.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from vtuber.record import RecordingError
 
 _FRAMES_RE = re.compile(rb"^([ \t]*Frames:[ \t]*)(\d*)([ \t]*)\r?$", re.IGNORECASE)
+_MOTION_RE = re.compile(rb"[ \t]*MOTION[ \t]*\r?$")
+_CHANNELS_RE = re.compile(rb"CHANNELS[ \t]+(\d+)")
 
 
 @dataclass(frozen=True)
@@ -43,18 +48,19 @@ class RepairReport:
     changed: bool = False
 
 
-def _split_complete(data: bytes, start: int) -> tuple[list[tuple[int, bytes]], int]:
-    """Newline-terminated lines from ``start``: [(offset, line without newline)], and the offset
-    just past the last newline."""
-    lines = []
-    pos = start
-    while True:
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            break
-        lines.append((pos, data[pos:nl]))
-        pos = nl + 1
-    return lines, pos
+_COPY_CHUNK_BYTES = 1 << 20  # rewrite copies in 1 MiB pieces: memory stays flat on hour-long files
+
+
+def _lines(f: BinaryIO, start: int) -> Iterator[tuple[int, bytes, bool]]:
+    """The lines of ``f`` from byte ``start``, one at a time (a recording can be gigabytes):
+    ``(offset, line without its newline, whether a newline ended it)``; only the last can lack
+    its newline."""
+    f.seek(start)
+    offset = start
+    for raw in f:
+        complete = raw.endswith(b"\n")
+        yield offset, raw[:-1] if complete else raw, complete
+        offset += len(raw)
 
 
 def _is_number(tok: bytes) -> bool:
@@ -65,50 +71,71 @@ def _is_number(tok: bytes) -> bool:
     return True
 
 
+def _bvh_header(f: BinaryIO, p: Path) -> tuple[int, int]:
+    """Total CHANNELS of the hierarchy and the offset just past the ``MOTION`` line."""
+    channels = 0
+    seen_content = False
+    for offset, line, _ in _lines(f, 0):
+        if not seen_content and line.strip():
+            seen_content = True
+            if not line.lstrip().upper().startswith(b"HIERARCHY"):
+                break
+        if _MOTION_RE.match(line):
+            return channels, offset + len(line) + 1
+        channels += sum(int(c) for c in _CHANNELS_RE.findall(line))
+    raise RecordingError(f"{p}: not a BVH file or its header is incomplete (no HIERARCHY/MOTION)")
+
+
 def repair_bvh(path: str | os.PathLike[str]) -> RepairReport:
     """Recount the complete motion lines of a BVH, drop a partial last line, rewrite ``Frames:``.
 
     The count is written in place when it fits the existing field (streaming files reserve
-    10 digits), else the file is rewritten through a temporary file and an atomic rename.
+    10 digits), else the file is rewritten through a temporary file and an atomic rename. The
+    file is read a line at a time, so memory does not grow with the recording's length.
     """
     p = Path(path)
-    data = p.read_bytes()
-    m = re.search(rb"^[ \t]*MOTION[ \t]*\r?$", data, re.MULTILINE)
-    if not data.lstrip().upper().startswith(b"HIERARCHY") or m is None:
-        raise RecordingError(
-            f"{p}: not a BVH file or its header is incomplete (no HIERARCHY/MOTION)"
-        )
-    channels = sum(int(c) for c in re.findall(rb"CHANNELS[ \t]+(\d+)", data[: m.start()]))
-    lines, end = _split_complete(data, m.end() + 1)
-    if len(lines) < 2:
-        raise RecordingError(f"{p}: the MOTION header (Frames:, Frame Time:) is incomplete")
-    frames_off, frames_line = lines[0]
-    fm = _FRAMES_RE.match(frames_line)
-    if fm is None or not lines[1][1].strip().lower().startswith(b"frame time:"):
-        raise RecordingError(f"{p}: expected 'Frames:' and 'Frame Time:' after MOTION")
-    was = int(fm.group(2)) if fm.group(2) else None
+    with open(p, "rb") as f:
+        channels, motion_start = _bvh_header(f, p)
+        lines = _lines(f, motion_start)
+        header = list(itertools.islice(lines, 2))
+        if len(header) < 2 or not header[1][2]:
+            raise RecordingError(f"{p}: the MOTION header (Frames:, Frame Time:) is incomplete")
+        (frames_off, frames_line, _), (time_off, time_line, _) = header
+        fm = _FRAMES_RE.match(frames_line)
+        if fm is None or not time_line.strip().lower().startswith(b"frame time:"):
+            raise RecordingError(f"{p}: expected 'Frames:' and 'Frame Time:' after MOTION")
+        was = int(fm.group(2)) if fm.group(2) else None
 
-    good_end = lines[1][0] + len(lines[1][1]) + 1
-    partial_tail = data[end:]
-    count = 0
-    motion = lines[2:]
-    for n, (off, line) in enumerate(motion):
-        toks = line.split()
-        if len(toks) == channels and all(_is_number(t) for t in toks):
-            count += 1
-            good_end = off + len(line) + 1
-            continue
-        if all(not rest.strip() for _, rest in motion[n + 1 :]) and not partial_tail.strip():
-            break  # a damaged or blank last line: drop it with what follows
-        raise RecordingError(
-            f"{p}: motion line {count} has {len(toks)} values, expected {channels}"
-        )
-    if good_end == end and _is_counted_last_line(partial_tail, channels, was, count):
+        good_end = end = time_off + len(time_line) + 1  # past the last good / last complete line
+        count = 0
+        bad: tuple[int, int] | None = None  # the first damaged or blank line: (frames before it, its values)
+        data_after_bad = False
+        tail = b""  # the bytes after the last newline
+        for off, line, complete in lines:
+            if not complete:
+                tail = line
+                data_after_bad = bad is not None and bool(line.strip())
+                break
+            end = off + len(line) + 1
+            if bad is not None:
+                if line.strip():
+                    data_after_bad = True
+                    break
+                continue
+            toks = line.split()
+            if len(toks) == channels and all(_is_number(t) for t in toks):
+                count += 1
+                good_end = end
+            else:
+                bad = (count, len(toks))  # dropped with what follows, if only blank lines follow
+        if bad is not None and data_after_bad:
+            raise RecordingError(f"{p}: motion line {bad[0]} has {bad[1]} values, expected {channels}")
+        size = f.seek(0, os.SEEK_END)
+    if good_end == end and _is_counted_last_line(tail, channels, was, count):
         count += 1
-        good_end = len(data)
+        good_end = size
 
-    tail = data[good_end:]
-    dropped = len(tail)
+    dropped = size - good_end
     new_field = str(count).encode("ascii")
     field_bytes = fm.group(2) + fm.group(3)
     changed = dropped > 0 or was != count
@@ -123,8 +150,7 @@ def repair_bvh(path: str | os.PathLike[str]) -> RepairReport:
             f.flush()
             os.fsync(f.fileno())
     else:
-        out = data[:prefix_end] + new_field + data[frames_off + len(frames_line) : good_end]
-        _atomic_write(p, out)
+        _atomic_rewrite(p, ((0, prefix_end), new_field, (frames_off + len(frames_line), good_end)))
     return RepairReport(p, count, dropped, was, True)
 
 
@@ -137,42 +163,63 @@ def _is_counted_last_line(tail: bytes, channels: int, declared: int | None, comp
     return len(toks) == channels and all(_is_number(t) for t in toks) and declared == complete + 1
 
 
-def _atomic_write(p: Path, data: bytes) -> None:
+def _atomic_rewrite(p: Path, pieces: Iterable[tuple[int, int] | bytes]) -> None:
+    """Replace ``p`` by the concatenation of ``pieces`` (byte ranges ``(start, end)`` of ``p``
+    itself, or literal bytes), written to a temporary file, synced and renamed over ``p``."""
     tmp = p.with_name(p.name + ".repair-tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    with open(p, "rb") as src, open(tmp, "wb") as out:
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                out.write(piece)
+                continue
+            start, stop = piece
+            src.seek(start)
+            while start < stop:
+                chunk = src.read(min(_COPY_CHUNK_BYTES, stop - start))
+                if not chunk:
+                    break
+                out.write(chunk)
+                start += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(tmp, p)
 
 
 def _drop_partial_last_line(p: Path, valid: Callable[[bytes], bool]) -> tuple[int, int]:
-    """Truncate after the last newline, plus a final complete line that ``valid`` rejects.
-    Returns (complete lines kept, bytes dropped)."""
-    data = p.read_bytes()
-    lines, _ = _split_complete(data, 0)
-    while lines and not lines[-1][1].strip():
-        lines.pop()
-    if lines and not valid(lines[-1][1]):
-        lines.pop()
-    for n, (_, line) in enumerate(lines):
-        if line.strip() and not valid(line):
-            raise RecordingError(f"{p}: line {n + 1} is damaged and is not the last line")
-    end = lines[-1][0] + len(lines[-1][1]) + 1 if lines else 0
-    dropped = len(data) - end
+    """Truncate after the last complete line that ``valid`` accepts: a partial last line (no
+    newline), trailing blank lines and one final complete line that ``valid`` rejects go. Read a
+    line at a time. Returns (non-blank lines kept, bytes dropped)."""
+    kept = 0
+    end = 0
+    bad_line: int | None = None  # physical line number of a rejected line, allowed only last
+    with open(p, "rb") as f:
+        for number, (offset, line, complete) in enumerate(_lines(f, 0), start=1):
+            if not complete:
+                break  # cut by the crash: dropped whatever it holds
+            if not line.strip():
+                continue
+            if bad_line is not None:
+                raise RecordingError(f"{p}: line {bad_line} is damaged and is not the last line")
+            if valid(line):
+                kept += 1
+                end = offset + len(line) + 1
+            else:
+                bad_line = number
+        size = f.seek(0, os.SEEK_END)
+    dropped = size - end
     if dropped:
         with open(p, "r+b") as f:
             f.truncate(end)
             f.flush()
             os.fsync(f.fileno())
-    return len(lines), dropped
+    return kept, dropped
 
 
 def repair_csv(path: str | os.PathLike[str]) -> RepairReport:
     """Drop a partial last row of a blendshape CSV (rows must have the header's column count)."""
     p = Path(path)
-    data = p.read_bytes()
-    first = data.split(b"\n", 1)[0]
+    with open(p, "rb") as f:
+        first = f.readline().split(b"\n", 1)[0]
     if not first.startswith(b"frame,"):
         raise RecordingError(f"{p}: not a blendshape CSV (no 'frame,...' header)")
     ncols = first.count(b",") + 1
