@@ -10,6 +10,9 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from vtuber.record import RecordingError
 from vtuber.record.repair import RepairReport, repair_bvh, repair_csv, repair_session
 
 BIG_BYTES = 16 * 1024 * 1024
@@ -62,3 +65,46 @@ def test_blank_lines_inside_a_csv_are_not_counted_as_rows(tmp_path: Path) -> Non
     path = tmp_path / "shapes.csv"
     path.write_bytes(b"frame,jawOpen\n\n0,0.5\n1,0.25\n")
     assert repair_csv(path).frames == 2  # (the old whole-file reader counted the blank line as a row)
+
+
+def test_a_crash_tail_of_nul_bytes_without_a_newline_is_dropped_without_being_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "nul.session.jsonl"
+    lines = b'{"schema": 1}\n' + b'{"t": 0.0}\n' * 1000
+    with open(path, "wb") as f:
+        f.write(lines)
+        f.write(b"\0" * (20 * 1024 * 1024))  # a power cut's zero-filled blocks, longer than any line
+    report, peak = peak_bytes(lambda: repair_session(path))
+    assert (report.frames, report.dropped_bytes) == (1000, 20 * 1024 * 1024)
+    assert path.read_bytes() == lines
+    assert peak < PEAK_LIMIT_BYTES, f"peak {peak / 2**20:.1f} MiB: the NUL run was held whole"
+
+
+def test_a_blank_line_before_a_damaged_last_line_goes_with_it_so_a_second_repair_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shapes.csv"
+    path.write_bytes(b"frame,jawOpen\n0,0.5\n\nbad\n")
+    report = repair_csv(path)
+    assert (report.frames, report.dropped_bytes) == (1, 5)
+    assert path.read_bytes() == b"frame,jawOpen\n0,0.5\n"
+    assert not repair_csv(path).changed  # (the old reader left the blank line: a second repair cut again)
+
+
+def test_a_crlf_bvh_keeps_its_line_ending_when_the_frame_count_outgrows_its_field(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.bvh"
+    header = b"HIERARCHY\r\nROOT Hips\r\n{\r\n  CHANNELS 3 Zrotation Xrotation Yrotation\r\n}\r\nMOTION\r\n"
+    path.write_bytes(header + b"Frames: 1\r\nFrame Time: 0.1\r\n" + b"0 0 0\r\n" * 12)
+    assert repair_bvh(path).frames == 12
+    assert path.read_bytes() == header + b"Frames: 12\r\nFrame Time: 0.1\r\n" + b"0 0 0\r\n" * 12
+
+
+def test_a_header_cut_by_the_crash_is_refused_and_the_file_left_as_it_was(tmp_path: Path) -> None:
+    for name, data, repair_fn, what in (
+        ("s.session.jsonl", b'{"schema": 1, "fi', repair_session, "session header line is missing"),
+        ("s.csv", b"frame,jawOp", repair_csv, "CSV header line is incomplete"),
+    ):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(RecordingError, match=what):
+            repair_fn(path)
+        assert path.read_bytes() == data

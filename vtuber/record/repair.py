@@ -6,9 +6,10 @@
 * ``repair_csv``: drops a partial last row of a blendshape sidecar CSV.
 * ``repair_session``: drops a partial last line of a session (JSON Lines).
 
-All are idempotent and leave an intact file byte-for-byte unchanged. They read a line at a time
-(an hour of session is about a gigabyte), so memory does not grow with the recording. A damaged line that is not
-the last one means the file was not cut by a crash: ``RecordingError``, nothing changed.
+All are idempotent and leave an intact file byte-for-byte unchanged. A damaged line that is not
+the last one means the file was not cut by a crash: ``RecordingError``, nothing changed. They
+read a line at a time (an hour of session is about a gigabyte): memory does not grow with the
+recording.
 """
 
 from __future__ import annotations
@@ -49,18 +50,29 @@ class RepairReport:
 
 
 _COPY_CHUNK_BYTES = 1 << 20  # rewrite copies in 1 MiB pieces: memory stays flat on hour-long files
+_MAX_LINE_BYTES = 1 << 20  # 50x a full session frame (~20 KB); longer is a crash's run of NUL bytes
+# or garbage, skipped over instead of read whole
+_OVERLONG = b"\0overlong line"  # stands for such a line: not a number, CSV row or JSON
 
 
-def _lines(f: BinaryIO, start: int) -> Iterator[tuple[int, bytes, bool]]:
-    """The lines of ``f`` from byte ``start``, one at a time (a recording can be gigabytes):
-    ``(offset, line without its newline, whether a newline ended it)``; only the last can lack
-    its newline."""
+def _lines(f: BinaryIO, start: int) -> Iterator[tuple[int, int, bytes, bool]]:
+    """The lines of ``f`` from byte ``start`` (past the end: none), one at a time (a recording
+    can be gigabytes): ``(offset, offset past it and its newline, line without its newline,
+    whether a newline ended it)``; only the last can lack its newline. A line longer than
+    ``_MAX_LINE_BYTES`` is skipped over without being held and comes as ``_OVERLONG``."""
     f.seek(start)
     offset = start
-    for raw in f:
+    while raw := f.readline(_MAX_LINE_BYTES):
+        size = len(raw)
+        if size == _MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            raw = b""  # let the piece go before reading the next
+            while (more := f.readline(_MAX_LINE_BYTES)) and not more.endswith(b"\n"):
+                size += len(more)  # the rest of the overlong line, dropped piece by piece
+            size += len(more)
+            raw = _OVERLONG + (b"\n" if more.endswith(b"\n") else b"")
         complete = raw.endswith(b"\n")
-        yield offset, raw[:-1] if complete else raw, complete
-        offset += len(raw)
+        yield offset, offset + size, raw[:-1] if complete else raw, complete
+        offset += size
 
 
 def _is_number(tok: bytes) -> bool:
@@ -75,13 +87,13 @@ def _bvh_header(f: BinaryIO, p: Path) -> tuple[int, int]:
     """Total CHANNELS of the hierarchy and the offset just past the ``MOTION`` line."""
     channels = 0
     seen_content = False
-    for offset, line, _ in _lines(f, 0):
+    for _, end, line, complete in _lines(f, 0):
         if not seen_content and line.strip():
             seen_content = True
             if not line.lstrip().upper().startswith(b"HIERARCHY"):
                 break
         if _MOTION_RE.match(line):
-            return channels, offset + len(line) + 1
+            return channels, end if complete else end + 1  # a cut MOTION line: nothing follows
         channels += sum(int(c) for c in _CHANNELS_RE.findall(line))
     raise RecordingError(f"{p}: not a BVH file or its header is incomplete (no HIERARCHY/MOTION)")
 
@@ -98,25 +110,26 @@ def repair_bvh(path: str | os.PathLike[str]) -> RepairReport:
         channels, motion_start = _bvh_header(f, p)
         lines = _lines(f, motion_start)
         header = list(itertools.islice(lines, 2))
-        if len(header) < 2 or not header[1][2]:
+        if len(header) < 2 or not header[1][3]:
             raise RecordingError(f"{p}: the MOTION header (Frames:, Frame Time:) is incomplete")
-        (frames_off, frames_line, _), (time_off, time_line, _) = header
+        (frames_off, _, frames_line, _), (_, time_end, time_line, _) = header
         fm = _FRAMES_RE.match(frames_line)
         if fm is None or not time_line.strip().lower().startswith(b"frame time:"):
             raise RecordingError(f"{p}: expected 'Frames:' and 'Frame Time:' after MOTION")
         was = int(fm.group(2)) if fm.group(2) else None
 
-        good_end = end = time_off + len(time_line) + 1  # past the last good / last complete line
+        good_end = end = time_end  # past the last good / last complete line
         count = 0
-        bad: tuple[int, int] | None = None  # the first damaged or blank line: (frames before it, its values)
+        # the first damaged or blank line: (frames before it, its value count)
+        bad: tuple[int, int] | None = None
         data_after_bad = False
         tail = b""  # the bytes after the last newline
-        for off, line, complete in lines:
+        for _, line_end, line, complete in lines:
             if not complete:
                 tail = line
                 data_after_bad = bad is not None and bool(line.strip())
                 break
-            end = off + len(line) + 1
+            end = line_end
             if bad is not None:
                 if line.strip():
                     data_after_bad = True
@@ -129,7 +142,9 @@ def repair_bvh(path: str | os.PathLike[str]) -> RepairReport:
             else:
                 bad = (count, len(toks))  # dropped with what follows, if only blank lines follow
         if bad is not None and data_after_bad:
-            raise RecordingError(f"{p}: motion line {bad[0]} has {bad[1]} values, expected {channels}")
+            raise RecordingError(
+                f"{p}: motion line {bad[0]} has {bad[1]} values, expected {channels}"
+            )
         size = f.seek(0, os.SEEK_END)
     if good_end == end and _is_counted_last_line(tail, channels, was, count):
         count += 1
@@ -150,7 +165,8 @@ def repair_bvh(path: str | os.PathLike[str]) -> RepairReport:
             f.flush()
             os.fsync(f.fileno())
     else:
-        _atomic_rewrite(p, ((0, prefix_end), new_field, (frames_off + len(frames_line), good_end)))
+        # the rest of the Frames: line from its trailing spaces' end on: keeps a CRLF's \r
+        _atomic_rewrite(p, [(0, prefix_end), new_field, (frames_off + fm.end(3), good_end)])
     return RepairReport(p, count, dropped, was, True)
 
 
@@ -167,33 +183,41 @@ def _atomic_rewrite(p: Path, pieces: Iterable[tuple[int, int] | bytes]) -> None:
     """Replace ``p`` by the concatenation of ``pieces`` (byte ranges ``(start, end)`` of ``p``
     itself, or literal bytes), written to a temporary file, synced and renamed over ``p``."""
     tmp = p.with_name(p.name + ".repair-tmp")
-    with open(p, "rb") as src, open(tmp, "wb") as out:
-        for piece in pieces:
-            if isinstance(piece, bytes):
-                out.write(piece)
-                continue
-            start, stop = piece
-            src.seek(start)
-            while start < stop:
-                chunk = src.read(min(_COPY_CHUNK_BYTES, stop - start))
-                if not chunk:
-                    break
-                out.write(chunk)
-                start += len(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, p)
+    try:
+        with open(p, "rb") as src, open(tmp, "wb") as out:
+            for piece in pieces:
+                if isinstance(piece, bytes):
+                    out.write(piece)
+                    continue
+                start, stop = piece
+                src.seek(start)
+                while start < stop:
+                    chunk = src.read(min(_COPY_CHUNK_BYTES, stop - start))
+                    if not chunk:
+                        raise RecordingError(
+                            f"{p}: the file shrank while it was being repaired; nothing changed, run repair again"
+                        )
+                    out.write(chunk)
+                    start += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def _drop_partial_last_line(p: Path, valid: Callable[[bytes], bool]) -> tuple[int, int]:
+def _drop_partial_last_line(
+    p: Path, valid: Callable[[bytes], bool], no_header: str
+) -> tuple[int, int]:
     """Truncate after the last complete line that ``valid`` accepts: a partial last line (no
-    newline), trailing blank lines and one final complete line that ``valid`` rejects go. Read a
-    line at a time. Returns (non-blank lines kept, bytes dropped)."""
+    newline), trailing blank lines and one final complete line that ``valid`` rejects go (with
+    blank lines before it). Read a line at a time. Returns (non-blank lines kept, bytes dropped).
+    No complete valid line at all: ``RecordingError`` ``no_header``, nothing changed."""
     kept = 0
     end = 0
     bad_line: int | None = None  # physical line number of a rejected line, allowed only last
     with open(p, "rb") as f:
-        for number, (offset, line, complete) in enumerate(_lines(f, 0), start=1):
+        for number, (_, line_end, line, complete) in enumerate(_lines(f, 0), start=1):
             if not complete:
                 break  # cut by the crash: dropped whatever it holds
             if not line.strip():
@@ -202,10 +226,12 @@ def _drop_partial_last_line(p: Path, valid: Callable[[bytes], bool]) -> tuple[in
                 raise RecordingError(f"{p}: line {bad_line} is damaged and is not the last line")
             if valid(line):
                 kept += 1
-                end = offset + len(line) + 1
+                end = line_end
             else:
                 bad_line = number
         size = f.seek(0, os.SEEK_END)
+    if kept == 0:
+        raise RecordingError(f"{p}: {no_header}")
     dropped = size - end
     if dropped:
         with open(p, "r+b") as f:
@@ -219,11 +245,15 @@ def repair_csv(path: str | os.PathLike[str]) -> RepairReport:
     """Drop a partial last row of a blendshape CSV (rows must have the header's column count)."""
     p = Path(path)
     with open(p, "rb") as f:
-        first = f.readline().split(b"\n", 1)[0]
+        first = f.readline(_MAX_LINE_BYTES).rstrip(b"\n")
     if not first.startswith(b"frame,"):
         raise RecordingError(f"{p}: not a blendshape CSV (no 'frame,...' header)")
     ncols = first.count(b",") + 1
-    kept, dropped = _drop_partial_last_line(p, lambda line: line.count(b",") + 1 == ncols)
+    kept, dropped = _drop_partial_last_line(
+        p,
+        lambda line: line.count(b",") + 1 == ncols,
+        "the CSV header line is incomplete (cut by a crash); delete the file",
+    )
     return RepairReport(p, max(kept - 1, 0), dropped, None, dropped > 0)
 
 
@@ -238,9 +268,7 @@ def repair_session(path: str | os.PathLike[str]) -> RepairReport:
             return False
         return True
 
-    kept, dropped = _drop_partial_last_line(p, valid)
-    if kept == 0:
-        raise RecordingError(f"{p}: the session header line is missing")
+    kept, dropped = _drop_partial_last_line(p, valid, "the session header line is missing")
     return RepairReport(p, kept - 1, dropped, None, dropped > 0)
 
 
