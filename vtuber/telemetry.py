@@ -61,11 +61,7 @@ class Telemetry:
         return buffer[: min(self._count, self._window)]
 
     def stage(self, name: str) -> StageStats:
-        data = self._valid(self._stages[name]) * 1000.0
-        if not len(data):
-            return StageStats(0.0, 0.0, 0.0)
-        p50, p95, p99 = np.percentile(data, [50, 95, 99])
-        return StageStats(float(p50), float(p95), float(p99))
+        return _percentiles(self._valid(self._stages[name]))
 
     def latency(self) -> StageStats:
         return _percentiles(self._valid(self._latency))
@@ -76,15 +72,11 @@ class Telemetry:
 
     def after_tracking(self) -> StageStats:
         """Solve + smooth + retarget + send per frame."""
-        n = min(self._count, self._window)
-        if not n:
-            return StageStats(0.0, 0.0, 0.0)
-        total = sum(self._stages[s][:n] for s in ("solve", "smooth", "retarget", "send")) * 1000.0
-        p50, p95, p99 = np.percentile(total, [50, 95, 99])
-        return StageStats(float(p50), float(p95), float(p99))
+        return _percentiles(sum(self._valid(self._stages[s]) for s in ("solve", "smooth", "retarget", "send")))
 
 
 def _percentiles(data_s: np.ndarray) -> StageStats:
+    """p50 / p95 / p99 in milliseconds of durations in seconds (zeros when there are none)."""
     if not len(data_s):
         return StageStats(0.0, 0.0, 0.0)
     p50, p95, p99 = np.percentile(data_s * 1000.0, [50, 95, 99])
