@@ -42,6 +42,8 @@ def _floats(q: ArrayLike) -> list[float]:
     """``q`` as a list of Python floats (numpy scalars cost ~10x more per operation)."""
     if type(q) is np.ndarray and q.dtype == np.float64:  # the usual case: no conversion call
         return q.tolist()  # type: ignore[no-any-return]
+    if type(q) is tuple and all(type(v) is float for v in q):  # already floats (the solvers' tuples)
+        return list(q)
     return np.asarray(q, dtype=np.float64).tolist()  # type: ignore[no-any-return]
 
 

@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from vtuber import geometry
 from vtuber.conventions import (
     canonical_face_pose_to_internal_floats,
     internal_head_to_opencv_pose,
@@ -131,11 +132,7 @@ def _accept_matrix(
 
 def _rotation_angle(q: NDArray[np.float64] | tuple[float, float, float, float]) -> float:
     """Rotation angle in [0, pi] of quaternion ``q`` (``geometry.to_axis_angle``'s angle)."""
-    x, y, z, w = q.tolist() if isinstance(q, np.ndarray) else q
-    n = math.sqrt(x * x + y * y + z * z + w * w)
-    if n < 1e-12 or not math.isfinite(n):
-        raise ValueError(f"cannot normalise quaternion {q!r}")
-    w = abs(w / n)
+    w = abs(geometry.normalize_floats(q)[3])
     return 2.0 * math.atan2(math.sqrt(max(0.0, 1.0 - w * w)), w)
 
 

@@ -285,10 +285,7 @@ def split_neck_head(rotation: Quaternion) -> dict[str, Quaternion]:
     # geometry.slerp(IDENTITY, rotation, NECK_SHARE) and conjugate(neck) * rotation, written out
     # on floats (the identity end makes the slerp's dot product the w component).
     rx, ry, rz, rw = (float(v) for v in rotation)
-    n = math.sqrt(rx * rx + ry * ry + rz * rz + rw * rw)
-    if n < 1e-12 or not math.isfinite(n):
-        raise ValueError(f"cannot normalise quaternion {rotation!r}")
-    bx, by, bz, bw = rx / n, ry / n, rz / n, rw / n
+    bx, by, bz, bw = geometry.normalize_floats((rx, ry, rz, rw))
     if bw < 0.0:  # shortest path: the hemisphere of the identity
         bx, by, bz, bw = -bx, -by, -bz, -bw
     f = NECK_SHARE
