@@ -36,6 +36,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vtuber import geometry
 from vtuber.records import HeadPose, Rig
 from vtuber.smooth.one_euro import one_euro_norm_step_floats, one_euro_step
 from vtuber.smooth.presets import (
@@ -249,17 +250,14 @@ def _unit_or_nan(q: ArrayLike | None) -> Quat4 | None:
     """``q`` normalised, as a 4-tuple, if finite and non-zero, else None (treated as missing)."""
     if q is None:
         return None
-    if type(q) is np.ndarray and q.shape == (4,) and q.dtype == np.float64:  # the usual rotation
-        x, y, z, w = q.tolist()
-    else:
-        a = np.asarray(q, dtype=np.float64)
-        if a.shape != (4,):
+    if not (type(q) is np.ndarray and q.shape == (4,) and q.dtype == np.float64):  # not the usual rotation
+        q = np.asarray(q, dtype=np.float64)
+        if q.shape != (4,):
             return None
-        x, y, z, w = a.tolist()
-    n = math.sqrt(x * x + y * y + z * z + w * w)
-    if not (n > 1e-12 and math.isfinite(n)):
+    try:
+        return geometry.normalize_floats(q)
+    except ValueError:  # zero length, NaN or inf
         return None
-    return x / n, y / n, z / n, w / n
 
 
 class RigSmoother:
