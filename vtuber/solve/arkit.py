@@ -34,6 +34,7 @@ from vtuber.solve.camera import CameraIntrinsics
 from vtuber.solve.eyes import EYE_ROWS
 from vtuber.solve.face_model import canonical_face
 from vtuber.solve.mouth import add_mouth_shapes
+from vtuber.solve.weights import unit_weight
 
 F64 = NDArray[np.float64]
 
@@ -335,10 +336,6 @@ RANGE_CM = {
 }
 
 
-def _pos(x: float) -> float:
-    return 0.0 if x <= 0.0 else (1.0 if x >= 1.0 else x)
-
-
 def geometric_shapes(f: Mapping[str, float], n: Mapping[str, float], open_weight: float) -> dict[str, float]:
     """ARKit weights from features ``f`` relative to the neutral ``n``: brows
     (``vtuber.solve.brows``), the mouth beyond jawOpen (``vtuber.solve.mouth``), lids, cheeks and
@@ -350,11 +347,11 @@ def geometric_shapes(f: Mapping[str, float], n: Mapping[str, float], open_weight
     lid_up, cheek_up, nose_up = r["lower_lid_up"], r["cheek_up"], r["nose_up"]
     cheek_out = 0.0
     for squint, cheek_squint, sneer, lid, cheek, wing, side in _GEOMETRIC_SIDES:
-        out[squint] = _pos((f[lid] - n[lid]) / lid_up)
-        out[cheek_squint] = _pos((f[cheek] - n[cheek]) / cheek_up)
-        out[sneer] = _pos((f[wing] - n[wing]) / nose_up)
+        out[squint] = unit_weight((f[lid] - n[lid]) / lid_up)
+        out[cheek_squint] = unit_weight((f[cheek] - n[cheek]) / cheek_up)
+        out[sneer] = unit_weight((f[wing] - n[wing]) / nose_up)
         cheek_out += f[side] - n[side]
-    out["cheekPuff"] = _pos(0.5 * cheek_out / r["cheek_out"])
+    out["cheekPuff"] = unit_weight(0.5 * cheek_out / r["cheek_out"])
     return out
 
 

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from vtuber.solve.weights import unit_weight
+
 BROW_UP_CM = 0.5  # a full raise lifts the brows about 0.6 cm on an adult face
 BROW_DOWN_CM = 0.3
 BROW_TOGETHER_CM = 0.25
-
-
-def _unit(x: float) -> float:
-    return 0.0 if x <= 0.0 else (1.0 if x >= 1.0 else x)
 
 
 def brow_raise(features: Mapping[str, float], neutral: Mapping[str, float], side: str) -> float:
@@ -55,6 +53,6 @@ def add_brows(out: dict[str, float], features: Mapping[str, float], neutral: Map
         d_outer = f[k_outer] - n[k_outer]
         together = n[k_inner_x] - f[k_inner_x]
         inner += 0.5 * d_inner
-        out[outer_up] = _unit(d_outer / BROW_UP_CM)
-        out[down] = _unit(max(-0.5 * (d_inner + d_mid) / BROW_DOWN_CM, together / BROW_TOGETHER_CM))
-    out["browInnerUp"] = _unit(inner / BROW_UP_CM)
+        out[outer_up] = unit_weight(d_outer / BROW_UP_CM)
+        out[down] = unit_weight(max(-0.5 * (d_inner + d_mid) / BROW_DOWN_CM, together / BROW_TOGETHER_CM))
+    out["browInnerUp"] = unit_weight(inner / BROW_UP_CM)

@@ -23,6 +23,7 @@ import numpy as np
 
 from vtuber.conventions import eye_rotation_from_gaze
 from vtuber.records import Quaternion
+from vtuber.solve.weights import unit_weight
 
 EYEBALL_RADIUS_FRACTION = 1.2 / 2.6  # eyeball radius 12 mm over a 26 mm corner-to-corner width
 LOOK_RANGE_DEG = {"in": 25.0, "out": 30.0, "up": 20.0, "down": 25.0}  # ARKit eyeLook* = 1 here
@@ -100,14 +101,10 @@ def _add_look_weights(out: dict[str, float], yaw_deg: float, pitch_deg: float, s
     out_k, in_k, up_k, down_k = _LOOK_KEYS[side]
     outward = yaw_deg if side == "L" else -yaw_deg
     r = LOOK_RANGE_DEG
-    out[out_k] = _unit(outward / r["out"])
-    out[in_k] = _unit(-outward / r["in"])
-    out[up_k] = _unit(-pitch_deg / r["up"])
-    out[down_k] = _unit(pitch_deg / r["down"])
-
-
-def _unit(x: float) -> float:
-    return 0.0 if x <= 0.0 else (1.0 if x >= 1.0 else x)
+    out[out_k] = unit_weight(outward / r["out"])
+    out[in_k] = unit_weight(-outward / r["in"])
+    out[up_k] = unit_weight(-pitch_deg / r["up"])
+    out[down_k] = unit_weight(pitch_deg / r["down"])
 
 
 def solve_gaze(

@@ -14,6 +14,7 @@ import numpy as np
 from vtuber.conventions import mediapipe_to_opencv_camera_scaled
 from vtuber.records import FaceLandmarks
 from vtuber.solve.indices import Face
+from vtuber.solve.weights import unit_weight
 
 DEFAULT_CLOSED_RATIO = 0.02  # closed lips measure 0.004-0.02 on the ../shared/media clips
 DEFAULT_OPEN_RATIO = 0.80  # the yawn in d18.mp4 peaks at 0.93; 0.8 lets a big open reach 1
@@ -67,10 +68,6 @@ LOWER_LIP_DROP_CM = 0.8
 LIP_GAP_OPEN_CM = 2.4  # inner-lip gap of a wide "aa" on the canonical face's scale
 
 
-def _unit(x: float) -> float:
-    return 0.0 if x <= 0.0 else (1.0 if x >= 1.0 else x)
-
-
 def mouth_open_weight(
     features: dict[str, float] | object, neutral: dict[str, float] | object, open_gap_cm: float = LIP_GAP_OPEN_CM
 ) -> float:
@@ -78,7 +75,7 @@ def mouth_open_weight(
     0 at the neutral gap, 1 at ``open_gap_cm`` (a user's calibrated wide-open gap, or the default)."""
     f, n = features, neutral
     span = max(1e-6, open_gap_cm - n["lip_gap"])  # type: ignore[index]
-    return _unit((f["lip_gap"] - n["lip_gap"]) / span)  # type: ignore[index]
+    return unit_weight((f["lip_gap"] - n["lip_gap"]) / span)  # type: ignore[index]
 
 
 def mouth_width_change(features: object, neutral: object) -> float:
@@ -110,33 +107,33 @@ def add_mouth_shapes(out: dict[str, float], features: object, neutral: object, o
         up = f[cy] - n[cy]  # type: ignore[index]
         out_x = f[cx] - n[cx]  # type: ignore[index]
         back = n[cz] - f[cz]  # type: ignore[index]
-        smile = _unit(up / CORNER_UP_CM)
+        smile = unit_weight(up / CORNER_UP_CM)
         out[smile_k] = smile
-        out[frown_k] = _unit(-up / CORNER_DOWN_CM)
-        out[stretch_k] = _unit(out_x / CORNER_OUT_CM - 0.5 * smile)
-        out[dimple_k] = _unit(back / CORNER_BACK_CM - 0.5 * smile)
-        out[upper_up_k] = _unit((f[ul] - n[ul]) / LIP_RAISE_CM)  # type: ignore[index]
-        out[lower_down_k] = _unit((n[ll] - f[ll]) / LOWER_LIP_DROP_CM)  # type: ignore[index]
+        out[frown_k] = unit_weight(-up / CORNER_DOWN_CM)
+        out[stretch_k] = unit_weight(out_x / CORNER_OUT_CM - 0.5 * smile)
+        out[dimple_k] = unit_weight(back / CORNER_BACK_CM - 0.5 * smile)
+        out[upper_up_k] = unit_weight((f[ul] - n[ul]) / LIP_RAISE_CM)  # type: ignore[index]
+        out[lower_down_k] = unit_weight((n[ll] - f[ll]) / LOWER_LIP_DROP_CM)  # type: ignore[index]
     narrow = (n["mouth_width"] - f["mouth_width"]) / MOUTH_NARROW_CM  # type: ignore[index]
     forward = (f["lip_z"] - n["lip_z"]) / LIP_FORWARD_CM  # type: ignore[index]
-    pucker = _unit(0.6 * narrow + 0.4 * forward)
-    out["mouthPucker"] = _unit(pucker * (1.0 - 0.7 * open_weight))
-    out["mouthFunnel"] = _unit(pucker * min(1.0, 3.0 * open_weight))
+    pucker = unit_weight(0.6 * narrow + 0.4 * forward)
+    out["mouthPucker"] = unit_weight(pucker * (1.0 - 0.7 * open_weight))
+    out["mouthFunnel"] = unit_weight(pucker * min(1.0, 3.0 * open_weight))
     shift = (f["mouth_x"] - n["mouth_x"]) / MOUTH_SHIFT_CM  # type: ignore[index]
-    out["mouthLeft"] = _unit(shift)
-    out["mouthRight"] = _unit(-shift)
+    out["mouthLeft"] = unit_weight(shift)
+    out["mouthRight"] = unit_weight(-shift)
     jaw = (f["chin_x"] - n["chin_x"]) / JAW_SHIFT_CM  # type: ignore[index]
-    out["jawLeft"] = _unit(jaw)
-    out["jawRight"] = _unit(-jaw)
-    out["jawForward"] = _unit((f["chin_z"] - n["chin_z"]) / JAW_FORWARD_CM)  # type: ignore[index]
-    roll_u = _unit((n["upper_lip_thickness"] - f["upper_lip_thickness"]) / LIP_ROLL_CM)  # type: ignore[index]
-    roll_l = _unit((n["lower_lip_thickness"] - f["lower_lip_thickness"]) / LIP_ROLL_CM)  # type: ignore[index]
+    out["jawLeft"] = unit_weight(jaw)
+    out["jawRight"] = unit_weight(-jaw)
+    out["jawForward"] = unit_weight((f["chin_z"] - n["chin_z"]) / JAW_FORWARD_CM)  # type: ignore[index]
+    roll_u = unit_weight((n["upper_lip_thickness"] - f["upper_lip_thickness"]) / LIP_ROLL_CM)  # type: ignore[index]
+    roll_l = unit_weight((n["lower_lip_thickness"] - f["lower_lip_thickness"]) / LIP_ROLL_CM)  # type: ignore[index]
     closed = 1.0 - min(1.0, 4.0 * open_weight)
     out["mouthRollUpper"] = roll_u
     out["mouthRollLower"] = roll_l
-    out["mouthPressLeft"] = out["mouthPressRight"] = _unit(0.5 * (roll_u + roll_l) * closed)
-    shrug = _unit((f["lower_lip_y"] - n["lower_lip_y"]) / LIP_RAISE_CM) * closed  # type: ignore[index]
+    out["mouthPressLeft"] = out["mouthPressRight"] = unit_weight(0.5 * (roll_u + roll_l) * closed)
+    shrug = unit_weight((f["lower_lip_y"] - n["lower_lip_y"]) / LIP_RAISE_CM) * closed  # type: ignore[index]
     out["mouthShrugLower"] = shrug
-    out["mouthShrugUpper"] = _unit(0.5 * shrug)
-    chin_drop = _unit((n["chin_y"] - f["chin_y"]) / 2.5)  # type: ignore[index]
-    out["mouthClose"] = _unit(chin_drop - open_weight)
+    out["mouthShrugUpper"] = unit_weight(0.5 * shrug)
+    chin_drop = unit_weight((n["chin_y"] - f["chin_y"]) / 2.5)  # type: ignore[index]
+    out["mouthClose"] = unit_weight(chin_drop - open_weight)
