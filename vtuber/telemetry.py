@@ -60,6 +60,15 @@ class Telemetry:
     def _valid(self, buffer: np.ndarray) -> np.ndarray:
         return buffer[: min(self._count, self._window)]
 
+    def stage_durations_ms(self, name: str) -> np.ndarray:
+        """One stage's durations in milliseconds, oldest first, for the frames still in the
+        window (a copy: frame-by-frame analysis, e.g. ``bench/slow_frames.py``)."""
+        buffer = self._stages[name]
+        if self._count <= self._window:
+            return buffer[: self._count] * 1000.0
+        start = self._count % self._window
+        return np.concatenate((buffer[start:], buffer[:start])) * 1000.0
+
     def stage(self, name: str) -> StageStats:
         return _percentiles(self._valid(self._stages[name]))
 

@@ -30,3 +30,14 @@ def test_ring_buffer_keeps_only_the_window() -> None:
 def test_empty_telemetry_reads_zero() -> None:
     tel = Telemetry()
     assert tel.after_tracking_cpu().p95_ms == 0.0 and tel.latency().p50_ms == 0.0
+
+
+def test_stage_durations_come_back_oldest_first_in_milliseconds() -> None:
+    tel = Telemetry(window=4)
+    tel.record({"solve": 0.001}, latency_s=0.0, face=True)
+    tel.record({"solve": 0.002}, latency_s=0.0, face=True)
+    assert tel.stage_durations_ms("solve").tolist() == pytest.approx([1.0, 2.0])
+    for i in range(3, 8):  # wraps the ring: frames 4..7 remain
+        tel.record({"solve": 0.001 * i}, latency_s=0.0, face=True)
+    assert tel.stage_durations_ms("solve").tolist() == pytest.approx([4.0, 5.0, 6.0, 7.0])
+    assert tel.stage_durations_ms("track").tolist() == [0.0] * 4  # a stage the frames did not report
