@@ -27,6 +27,7 @@ namespace Vtuber.Bridge.Core
         public const int MaxMessageBytes = 4 * 1024 * 1024;
 
         readonly Uri _uri;
+        readonly string _shown; // _uri with its token redacted: what logs and errors print
         readonly ProtocolSession _session;
         readonly object _slotLock = new object();
         readonly ConcurrentQueue<string> _log = new ConcurrentQueue<string>();
@@ -63,8 +64,9 @@ namespace Vtuber.Bridge.Core
             {
                 throw new ArgumentException("invalid url \"" + url + "\": " + e.Message);
             }
+            _shown = Protocol.Redact(_uri.ToString());
             if (_uri.Scheme != "ws" && _uri.Scheme != "wss")
-                throw new ArgumentException("url must start with ws:// or wss://, got " + url);
+                throw new ArgumentException("url must start with ws:// or wss://, got " + Protocol.Redact(url));
             _session = new ProtocolSession(requiredCoords);
         }
 
@@ -180,7 +182,9 @@ namespace Vtuber.Bridge.Core
                         if (token.IsCancellationRequested) break;
                         // A working connection dropped without a close (engine killed, or it dropped
                         // this client as stalled) is a lost connection, not an unreachable engine.
-                        Report((_helloOnThisConnection ? "lost the connection to " : "cannot reach ") + _uri + ": " + Describe(e));
+                        Report(_helloOnThisConnection
+                            ? "lost the connection to " + _shown + ": " + Describe(e)
+                            : "cannot reach " + _shown + ": " + Describe(e) + CannotReachHint());
                     }
                     finally
                     {
@@ -240,7 +244,7 @@ namespace Vtuber.Bridge.Core
                     Interlocked.Increment(ref _connections);
                     lock (_slotLock) _pendingHello = hello;
                     _state = (int)BridgeState.Connected;
-                    _log.Enqueue("connected to " + hello.Engine + " at " + _uri + " (schema " + hello.Schema +
+                    _log.Enqueue("connected to " + hello.Engine + " at " + _shown + " (schema " + hello.Schema +
                                  ", coords " + hello.Coords + ", names " + hello.Names + ", profile " + hello.AvatarProfile + ")");
                     continue;
                 }
@@ -276,6 +280,19 @@ namespace Vtuber.Bridge.Core
             {
                 // the peer is gone; nothing to do
             }
+        }
+
+        /// <summary>What to check when no connection was made. The engine answers a missing or wrong
+        /// token with HTTP 401, which the platform's WebSocket client reports only as a failed
+        /// connection; an engine on another machine always needs the token.</summary>
+        string CannotReachHint()
+        {
+            bool loopback = _uri.IsLoopback;
+            bool hasToken = _uri.Query.Contains("token=");
+            if (loopback && !hasToken) return " (is the engine running, with --ws on this host and port?)";
+            return hasToken
+                ? " (is the engine running and serving this address with --ws HOST:PORT, and is the token the engine's?)"
+                : " (is the engine running and serving this address with --ws HOST:PORT? An engine that serves another address than 127.0.0.1 requires its access token: set the receiver's Access Token)";
         }
 
         static string Describe(Exception e)

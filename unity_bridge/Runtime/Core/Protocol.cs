@@ -21,11 +21,13 @@ namespace Vtuber.Bridge.Core
         public const string NamesProfile = "profile";
         public const string NamesArkit = "arkit";
 
-        /// <summary>ws://host:port/?coords=...&amp;names=...</summary>
+        /// <summary>ws://host:port/?coords=...&amp;names=...[&amp;token=...]</summary>
         /// <param name="host">a host name or IP address (IPv6 with or without brackets); surrounding
         /// spaces are ignored.</param>
+        /// <param name="token">the engine's access token (needed when the engine serves another
+        /// address than 127.0.0.1, e.g. Unity on a second PC); null or empty: none. Percent-encoded.</param>
         /// <exception cref="ArgumentException">an invalid host, port, coords or names (the message says which).</exception>
-        public static string BuildUrl(string host, int port, string coords, string names)
+        public static string BuildUrl(string host, int port, string coords, string names, string token = null)
         {
             if (coords != CoordsUnity && coords != CoordsGltf)
                 throw new ArgumentException("coords must be \"unity\" or \"gltf\", got \"" + coords + "\"");
@@ -44,6 +46,7 @@ namespace Vtuber.Bridge.Core
                                             (ipv6 ? " (a port goes in the port field)" : "") + ", got \"" + host + "\"");
             string h = ipv6 ? "[" + bare + "]" : bare; // IPv6 literal
             string url = "ws://" + h + ":" + port.ToString(CultureInfo.InvariantCulture) + "/?coords=" + coords + "&names=" + names;
+            if (!string.IsNullOrEmpty(token)) url += "&token=" + Uri.EscapeDataString(token);
             try
             {
                 new Uri(url);
@@ -53,6 +56,19 @@ namespace Vtuber.Bridge.Core
                 throw new ArgumentException("host \"" + host + "\" does not make a valid url: " + e.Message);
             }
             return url;
+        }
+
+        /// <summary>``url`` with the value of its token query parameter replaced by ***, for logs and
+        /// messages (a token printed to the Console would leak into screenshots and bug reports).</summary>
+        public static string Redact(string url)
+        {
+            if (url == null) return null;
+            int q = url.IndexOf('?');
+            if (q < 0) return url;
+            var parts = url.Substring(q + 1).Split('&');
+            for (int i = 0; i < parts.Length; i++)
+                if (parts[i].StartsWith("token=", StringComparison.Ordinal)) parts[i] = "token=***";
+            return url.Substring(0, q + 1) + string.Join("&", parts);
         }
 
         /// <summary>Parse one text message: a HelloMessage, a FrameMessage, or an UnknownMessage (ignore it).</summary>

@@ -59,6 +59,10 @@ namespace Vtuber.Bridge
         readonly Quaternion[] _rest = new Quaternion[HumanBones.Count];
         readonly Quaternion[] _current = new Quaternion[HumanBones.Count];
         readonly Quaternion[] _target = new Quaternion[HumanBones.Count];
+        // Bones some frame has carried. The others (never tracked: the arms in face mode, a hand not
+        // yet seen) are left as the avatar has them (its rest pose or its Animator's animation)
+        // instead of being forced into the T-pose the protocol's identity means.
+        readonly bool[] _seen = new bool[HumanBones.Count];
         readonly Quaternion[] _normalised = new Quaternion[HumanBones.Count];
         Transform _root;
         Quaternion _rootRestRotation = Quaternion.identity, _rootRotation = Quaternion.identity, _rootRotationTarget = Quaternion.identity;
@@ -126,6 +130,7 @@ namespace Vtuber.Bridge
                 _rest[id] = bone != null ? toAvatar * bone.rotation : Quaternion.identity;
                 _current[id] = Quaternion.identity;
                 _target[id] = Quaternion.identity;
+                _seen[id] = false;
                 if (bone != null) found++;
             }
             _rootRestRotation = _root.localRotation;
@@ -186,8 +191,17 @@ namespace Vtuber.Bridge
                 for (int i = 0; i < order.Length; i++)
                 {
                     int id = order[i];
-                    _current[id] = Quaternion.Slerp(_current[id], _target[id], tBones);
                     int parent = HumanBones.Parents[id];
+                    if (!_seen[id])
+                    {
+                        // not driven: read its pose back (bone.rotation = avatar * N * rest) so the
+                        // driven bones below it are placed under where it really is
+                        _normalised[id] = _bones[id] != null
+                            ? Quaternion.Inverse(avatar) * _bones[id].rotation * Quaternion.Inverse(_rest[id])
+                            : (parent < 0 ? Quaternion.identity : _normalised[parent]);
+                        continue;
+                    }
+                    _current[id] = Quaternion.Slerp(_current[id], _target[id], tBones);
                     _normalised[id] = parent < 0 ? _current[id] : _normalised[parent] * _current[id];
                     if (_bones[id] != null) _bones[id].rotation = avatar * _normalised[id] * _rest[id];
                 }
@@ -208,7 +222,15 @@ namespace Vtuber.Bridge
         {
             // A bone missing from a frame keeps its last target (protocol: keep last or rest rotation).
             for (int id = 0; id < HumanBones.Count; id++)
-                if (frame.HasBone[id]) _target[id] = frame.BoneRotations[id].Normalized().ToUnity();
+                if (frame.HasBone[id])
+                {
+                    _target[id] = frame.BoneRotations[id].Normalized().ToUnity();
+                    if (!_seen[id])
+                    {
+                        _seen[id] = true;
+                        _current[id] = _target[id]; // first sight: start there, not a slerp out of the T-pose
+                    }
+                }
             _rootRotationTarget = frame.RootRotation.Normalized().ToUnity();
             _rootPositionTarget = frame.RootPosition.ToUnity();
 

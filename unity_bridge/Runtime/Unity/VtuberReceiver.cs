@@ -28,6 +28,9 @@ namespace Vtuber.Bridge
         [Tooltip("Port of the engine's WebSocket server (engine default 8765).")]
         public int port = Protocol.DefaultPort;
 
+        [Tooltip("The engine's access token (its --ws-token / [websocket] token), needed when the engine serves another address than 127.0.0.1, e.g. Unity on a second PC. Empty: none.")]
+        public string accessToken = "";
+
         [Tooltip("Blendshape names to request: the avatar profile's (names=profile) or ARKit-52 (names=arkit).")]
         public BlendshapeVocabulary blendshapeNames = BlendshapeVocabulary.Profile;
 
@@ -72,7 +75,7 @@ namespace Vtuber.Bridge
             get
             {
                 string names = blendshapeNames == BlendshapeVocabulary.Arkit ? Protocol.NamesArkit : Protocol.NamesProfile;
-                return Protocol.BuildUrl(host, port, Protocol.CoordsUnity, names);
+                return Protocol.BuildUrl(host, port, Protocol.CoordsUnity, names, accessToken);
             }
         }
 

@@ -177,6 +177,19 @@ namespace Vtuber.Bridge.Tests
                 Assert.Throws<ArgumentException>(() => new BridgeClient("ws://my pc:8765/", "unity"), "bad url: ArgumentException, not UriFormatException");
             });
 
+            r.Run("url: the access token is percent-encoded into the query and redacted for display", () =>
+            {
+                string url = Protocol.BuildUrl("192.168.1.20", 8765, "unity", "profile", "s3cr&t =/x");
+                Assert.Equal("ws://192.168.1.20:8765/?coords=unity&names=profile&token=s3cr%26t%20%3D%2Fx", url, "encoded");
+                Assert.Equal("ws://127.0.0.1:8765/?coords=unity&names=profile",
+                    Protocol.BuildUrl("127.0.0.1", 8765, "unity", "profile", ""), "empty: no token parameter");
+                Assert.Equal("ws://192.168.1.20:8765/?coords=unity&names=profile&token=***", Protocol.Redact(url), "redacted");
+                Assert.Equal("ws://h:1/?token=***&coords=unity", Protocol.Redact("ws://h:1/?token=abc&coords=unity"), "first parameter");
+                Assert.Equal("ws://h:1/", Protocol.Redact("ws://h:1/"), "no query");
+                using (var c = new BridgeClient(url, "unity"))
+                    Assert.Equal(url, c.Url.AbsoluteUri, "the client connects with the real token");
+            });
+
             r.Run("url: hosts are trimmed and checked (an ArgumentException, never a UriFormatException)", () =>
             {
                 Assert.Equal("ws://127.0.0.1:8765/?coords=unity&names=profile",
