@@ -31,7 +31,13 @@ def register(sub: Any) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, image folders or session .jsonl files")
     p.add_argument("-o", "--output", metavar="OUT", help="output .bvh (one input) or folder (several inputs)")
     p.add_argument("--mode", choices=("face", "face_hands", "upper_body"), default="upper_body")
-    p.add_argument("--face-backend", choices=("auto", "mesh", "tasks"), default="mesh")
+    p.add_argument(
+        "--face-backend",
+        choices=("auto", "mesh", "tasks"),
+        default="mesh",
+        help="default mesh (fastest: geometric blendshapes, which need `vtuber calibrate face` first); "
+        "auto adds the learned blendshapes (slower: a second face model)",
+    )
     p.add_argument("--models-dir", metavar="DIR")
     p.add_argument("--smoothing", choices=("responsive", "balanced", "smooth", "none"), default="balanced")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of image folders (default 30)")
