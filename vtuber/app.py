@@ -208,12 +208,28 @@ def replay_settings(config: EngineConfig) -> dict[str, dict[str, Any]]:
     return {name: dataclasses.asdict(getattr(config, name)) for name in REPLAY_SECTIONS}
 
 
+def refuse_shared_recording_paths(config: EngineConfig) -> None:
+    """ConfigError when the session file is the BVH or the blendshape CSV beside it: two writers
+    in one file leave neither readable (and the run would have ended "fine")."""
+    if not (config.record.session and config.record.bvh):
+        return
+    session = Path(config.record.session).resolve()
+    bvh = Path(config.record.bvh).resolve()
+    for other, what in ((bvh, "--record-bvh"), (bvh.with_suffix(".csv"), "the blendshape CSV beside --record-bvh")):
+        if session == other:
+            raise ConfigError(
+                f"--record-session {config.record.session} is also {what}: two recordings in one file "
+                "destroy both; give the session its own path (e.g. take1.jsonl)"
+            )
+
+
 def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack) -> FrameCallback | None:
     """An ``on_frame`` callback writing BVH and/or a session file, closed by ``stack``.
 
     Every file is created here, before the run starts, with its header (a run that records
     nothing still leaves valid empty recordings); a path that cannot be written raises a
     one-line ``RecordingError`` before any frame is processed."""
+    refuse_shared_recording_paths(config)
     writers: list[Callable[[Frame, Landmarks, Rig, AvatarPose], None]] = []
     fps = source.nominal_fps or DEFAULT_RECORD_FPS
     if config.record.session:

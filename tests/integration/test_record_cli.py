@@ -127,3 +127,20 @@ def test_convert_missing_input_is_one_line(tmp_path: Path) -> None:
     result = vtuber("convert", str(tmp_path / "nope.mp4"))
     assert result.returncode == 2
     assert result.stderr.strip().startswith("vtuber: error: input not found")
+
+
+@pytest.mark.parametrize("bvh_name", ["same.bvh", "same.jsonl"])
+def test_one_path_for_session_and_bvh_is_refused_before_anything_is_written(tmp_path: Path, bvh_name: str) -> None:
+    """A session sharing the BVH's path (or its blendshape CSV's) would interleave two recordings
+    in one file, leaving neither readable: a one-line error naming the option, files untouched."""
+    take = tmp_path / "same.bvh"
+    take.write_text("an earlier take\n")
+    session = take if bvh_name == "same.bvh" else tmp_path / "same.csv"
+    result = vtuber("run", "--demo", "--duration", "1", "--no-ws", "--no-vmc", "--no-page", "--face-backend", "mesh",
+                    "--record-session", str(session), "--record-bvh", str(tmp_path / bvh_name))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("vtuber: error: --record-session"), result.stderr
+    assert "its own path" in lines[-1]
+    assert take.read_text() == "an earlier take\n"
+    assert not (tmp_path / "same.csv").exists()
