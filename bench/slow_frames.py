@@ -46,20 +46,7 @@ STAGES = ("track", "solve", "smooth", "retarget", "send")
 
 def engine_run(clip: Path) -> dict[str, np.ndarray]:
     """One throughput-bench engine run; per-frame stage durations in milliseconds."""
-    captured: dict[str, Any] = {}
-    make_engine = throughput._engine
-
-    def keep(*args: Any, **kwargs: Any) -> Any:
-        captured["engine"] = make_engine(*args, **kwargs)
-        return captured["engine"]
-
-    throughput._engine = keep
-    try:
-        throughput.bench_clip(clip, "face")
-    finally:
-        throughput._engine = make_engine
-    telemetry = captured["engine"].telemetry
-    return {name: telemetry.stage_durations_ms(name) for name in STAGES}
+    return throughput.bench_clip(clip, "face").frame_stages_ms
 
 
 def report(stages: dict[str, np.ndarray]) -> None:

@@ -52,6 +52,9 @@ class ThroughputResult:
     extra: dict[str, Any] = field(default_factory=dict)
     after_tracking_cpu_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """The engine thread's CPU time after tracking (its cost, without time other processes had the core)."""
+    frame_stages_ms: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per stage, every frame's duration in milliseconds in frame order (``bench_clip``): for
+    frame-by-frame analysis such as ``bench/slow_frames.py``."""
 
 
 def _stats(tel: Telemetry) -> tuple[dict[str, tuple[float, float, float]], tuple[float, float, float]]:
@@ -239,6 +242,7 @@ def bench_clip(clip: Path, mode: str, *, face_backend: str = "mesh", warmup: int
         clip.name, mode, size, summary.frames, summary.fps, stages, after,
         after_tracking_cpu_ms=(cpu.p50_ms, cpu.p95_ms, cpu.p99_ms),
         extra={"ws_process_cpu_ms_per_frame": 1000.0 * server_cpu_s / max(summary.frames, 1)},
+        frame_stages_ms={name: engine.telemetry.stage_durations_ms(name) for name in STAGES},
     )
 
 
