@@ -7,6 +7,7 @@ recording, and the live telemetry line on the terminal.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import sys
 import threading
@@ -208,28 +209,51 @@ def replay_settings(config: EngineConfig) -> dict[str, dict[str, Any]]:
     return {name: dataclasses.asdict(getattr(config, name)) for name in REPLAY_SECTIONS}
 
 
-def refuse_shared_recording_paths(config: EngineConfig) -> None:
-    """ConfigError when the session file is the BVH or the blendshape CSV beside it: two writers
-    in one file leave neither readable (and the run would have ended "fine")."""
-    if not (config.record.session and config.record.bvh):
+def recording_paths(config: EngineConfig) -> list[tuple[Path, str]]:
+    """Every file the run's recorders will create, with the option that names it."""
+    paths: list[tuple[Path, str]] = []
+    if config.record.session:
+        paths.append((Path(config.record.session), "--record-session"))
+    if config.record.bvh:
+        bvh = Path(config.record.bvh)
+        paths += [(bvh, "--record-bvh"), (bvh.with_suffix(".csv"), "the blendshape CSV beside --record-bvh")]
+    return paths
+
+
+def check_recording_paths(config: EngineConfig) -> None:
+    """ConfigError, before anything opens or is written, when a recording would destroy data:
+
+    * the session file is the BVH or the blendshape CSV beside it (two writers in one file leave
+      neither readable, and the run would have ended "fine");
+    * a recording file already exists with content and ``[record] overwrite`` (``--overwrite``)
+      is off: an earlier take is never replaced silently.
+    """
+    paths = recording_paths(config)
+    if config.record.session and config.record.bvh:
+        session = paths[0][0].resolve()
+        for other, what in paths[1:]:
+            if session == other.resolve():
+                raise ConfigError(
+                    f"--record-session {config.record.session} is also {what}: two recordings in one file "
+                    "destroy both; give the session its own path (e.g. take1.jsonl)"
+                )
+    if config.record.overwrite:
         return
-    session = Path(config.record.session).resolve()
-    bvh = Path(config.record.bvh).resolve()
-    for other, what in ((bvh, "--record-bvh"), (bvh.with_suffix(".csv"), "the blendshape CSV beside --record-bvh")):
-        if session == other:
+    for path, what in paths:
+        if path.is_file() and path.stat().st_size > 0:
             raise ConfigError(
-                f"--record-session {config.record.session} is also {what}: two recordings in one file "
-                "destroy both; give the session its own path (e.g. take1.jsonl)"
+                f"{path} ({what}) already exists and would be overwritten: choose another name, "
+                "move the earlier take away, or pass --overwrite to replace it"
             )
 
 
-def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack) -> FrameCallback | None:
+def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack, setup: UserSetup | None = None) -> FrameCallback | None:
     """An ``on_frame`` callback writing BVH and/or a session file, closed by ``stack``.
 
     Every file is created here, before the run starts, with its header (a run that records
     nothing still leaves valid empty recordings); a path that cannot be written raises a
     one-line ``RecordingError`` before any frame is processed."""
-    refuse_shared_recording_paths(config)
+    check_recording_paths(config)
     writers: list[Callable[[Frame, Landmarks, Rig, AvatarPose], None]] = []
     fps = source.nominal_fps or DEFAULT_RECORD_FPS
     if config.record.session:
@@ -242,6 +266,7 @@ def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack)
             "image_size": [0, 0],
             "mode": config.track.mode,
             "settings": replay_settings(config),
+            **({"user_setup": setup.to_header()} if setup is not None else {}),
         }
         session = stack.enter_context(SessionWriter(config.record.session, header))
         writers.append(lambda frame, lm, rig, pose: session.write(lm, rig))
@@ -310,17 +335,100 @@ def load_face_calibration(config: EngineConfig) -> FaceCalibration:
     return calibration
 
 
-def camera_resolver(config: EngineConfig) -> Callable[[tuple[int, int]], CameraIntrinsics | None]:
-    """Loads the camera profile for the stream's size on the first frame."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class UserSetup:
+    """What a run solves with beyond the config: the user's calibration and the camera profile.
+    A session records both (its header's ``user_setup``), so a replay does not depend on the
+    profiles on disk when it runs (re-calibrated, renamed, another folder).
+
+    Attributes:
+        calibration: the face calibration, with the body calibration riding along.
+        camera_profile: the camera profile's TOML table (``store.camera_to_table``), or None for
+            the field-of-view default.
+        origin: where ``camera_profile`` came from, for messages (a file or a session).
+    """
+
+    calibration: FaceCalibration
+    camera_profile: dict[str, Any] | None = None
+    origin: str = "camera profile"
+
+    def camera_resolver(self) -> Callable[[tuple[int, int]], CameraIntrinsics | None]:
+        """Called on the first frame: the camera profile fitted to the stream's (width, height),
+        or None (with one warning line) when there is none or it does not fit."""
+        from vtuber.calibrate import store
+
+        table = self.camera_profile
+
+        def resolve(size: tuple[int, int]) -> CameraIntrinsics | None:
+            if table is None:
+                return None
+            try:
+                profile = store.parse_camera_profile(table, self.origin, str(table.get("name", "")))
+                camera = store.fit_to_image(profile.intrinsics, size, self.origin)
+            except ConfigError as exc:
+                logger.warning("%s; using the field-of-view default instead", exc)
+                return None
+            logger.info("camera profile: fx %.1f fy %.1f px at %dx%d", camera.fx, camera.fy, *size)
+            return camera
+
+        return resolve
+
+    def to_header(self) -> dict[str, Any]:
+        """Plain JSON data for a session header."""
+        from vtuber.solve.body_calibration import body_to_table
+        from vtuber.solve.calibration import calibration_to_table
+
+        body = self.calibration.body
+        return {
+            "face": calibration_to_table(self.calibration),
+            "body": None if body is None else body_to_table(body),
+            "camera_profile": self.camera_profile,
+        }
+
+    @classmethod
+    def from_header(cls, data: Any, where: str) -> UserSetup:
+        """The inverse of ``to_header``; ConfigError (one line naming ``where``) when damaged."""
+        import dataclasses as dc
+
+        from vtuber.solve.body_calibration import parse_body
+        from vtuber.solve.calibration import parse_face
+
+        if not isinstance(data, dict) or not isinstance(data.get("face"), dict):
+            raise ConfigError(f"{where}: user_setup must be a table with a face table")
+        calibration = parse_face(data["face"], where)
+        if isinstance(data.get("body"), dict):
+            calibration = dc.replace(calibration, body=parse_body(data["body"], where))
+        camera = data.get("camera_profile")
+        if camera is not None and not isinstance(camera, dict):
+            raise ConfigError(f"{where}: user_setup.camera_profile must be a table")
+        return cls(calibration, camera, f"{where} (recorded camera profile)")
+
+
+def load_user_setup(config: EngineConfig) -> UserSetup:
+    """The user's calibration (``load_face_calibration``) and the named or selected camera
+    profile's table; a missing or broken camera profile is one warning line, then the
+    field-of-view default."""
     from vtuber.calibrate import store
 
-    def resolve(size: tuple[int, int]) -> CameraIntrinsics | None:
-        camera = store.load_camera_or_default(config.camera.profile or None, size, config.user.calibration_dir)
-        if camera is not None:
-            logger.info("camera profile: fx %.1f fy %.1f px at %dx%d", camera.fx, camera.fy, *size)
-        return camera
-
-    return resolve
+    root = config.user.calibration_dir
+    name = config.camera.profile or store.selected("camera", root)
+    table: dict[str, Any] | None = None
+    origin = "camera profile"
+    if name:
+        try:
+            path = store.resolve("camera", name, root)
+            profile = store.read_camera_profile(name, root)
+        except ConfigError as exc:
+            logger.warning("%s; using the field-of-view default instead", exc)
+        else:
+            origin = str(path)
+            i = profile.intrinsics
+            table = store.camera_to_table(i, rms_px=profile.rms_px, name=profile.name, created=profile.created or None)
+    setup = UserSetup(load_face_calibration(config), table, origin)
+    # solve with exactly what a session records (parsing renormalises the neutral rotation,
+    # which can move its last bit): the live run and its replay then agree byte for byte
+    recorded = UserSetup.from_header(json.loads(json.dumps(setup.to_header())), origin)
+    return dataclasses.replace(recorded, origin=origin)
 
 
 def run_engine(
@@ -331,11 +439,15 @@ def run_engine(
     tracker: Tracker | None = None,
     with_senders: bool = True,
     on_stats: Callable[[Engine], None] | None = None,
+    setup: UserSetup | None = None,
 ) -> RunSummary:
-    """Open everything the config names (or use the given source/tracker), run, close everything."""
+    """Open everything the config names (or use the given source/tracker), run, close everything.
+    ``setup``: the calibration and camera profile to solve with (a replay passes the session's);
+    default: the user's profiles (``load_user_setup``)."""
     from vtuber.cli import install_stop_signals
 
     profile = load_profile(config.avatar.profile)
+    check_recording_paths(config)  # before the camera and the models open: fail fast
     with ExitStack() as stack:
         if source is None:
             source = open_source(config.source)
@@ -344,7 +456,9 @@ def run_engine(
             tracker = build_tracker(config, models_dir_env)
         stack.callback(tracker.close)
         senders = build_senders(config, stack, profile.name) if with_senders else []
-        on_frame = build_recorders(config, source, stack)
+        if setup is None:
+            setup = load_user_setup(config)
+        on_frame = build_recorders(config, source, stack, setup)
         logger.info("source: %s; tracker: %s; profile: %s", source.name, tracker.name, profile.name)
         engine = Engine(
             source=source,
@@ -353,8 +467,8 @@ def run_engine(
             profile=profile,
             senders=senders,
             fov_deg=config.camera.horizontal_fov_deg,
-            camera_resolver=camera_resolver(config),
-            calibration=load_face_calibration(config),
+            camera_resolver=setup.camera_resolver(),
+            calibration=setup.calibration,
             mirror=config.avatar.mirror,
             pace=config.source.pace,
             on_frame=on_frame,

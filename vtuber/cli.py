@@ -46,6 +46,31 @@ def _run_parser(sub: Any) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--demo", action="store_true", help="built-in demo face with known motion (default)")
     src.add_argument("--source", metavar="SPEC", help="webcam:N, /dev/videoN, a video file or an image folder")
+    p.add_argument("--mode", choices=("face", "face_hands", "upper_body"), help="what to track (default face)")
+    p.add_argument("--hand-backend", choices=("legacy", "tasks"), help="hand model (default legacy; tasks = HandLandmarker)")
+    p.add_argument("--tracker", choices=("mediapipe", "dlib", "fan"), help="landmark back end (default mediapipe)")
+    p.add_argument("--face-backend", choices=("auto", "mesh", "tasks", "hybrid"), help="face tracker (default auto)")
+    p.add_argument("--models-dir", metavar="DIR", help="folder with face_landmarker.task / hand_landmarker.task")
+    add_solve_arguments(p)
+    add_output_arguments(p)
+    p.add_argument("--record-session", metavar="OUT.jsonl", help="record landmarks, rig and timestamps")
+    p.set_defaults(handler=cmd_run)
+
+
+def add_solve_arguments(p: argparse.ArgumentParser) -> None:
+    """What the tracked landmarks become (camera, calibration, smoothing, avatar names): shared
+    by ``run`` and ``replay`` (where they override the settings the session recorded)."""
+    p.add_argument("--profile", metavar="NAME|FILE", help="avatar blendshape names: vrm0 (default), vrm1, perfect_sync")
+    p.add_argument("--mirror", action="store_true", help="selfie view: the avatar moves like your mirror image")
+    p.add_argument("--smoothing", choices=("responsive", "balanced", "smooth", "none"), help="default balanced")
+    p.add_argument("--fov", type=float, metavar="DEG", help="camera horizontal field of view for head pose (default 60)")
+    p.add_argument("--camera-profile", metavar="NAME|FILE", help="calibrated camera (vtuber calibrate camera)")
+    p.add_argument("--user-profile", metavar="NAME|FILE", help="your neutral face (vtuber calibrate face)")
+
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    """Settings file, receivers, the page, run limits and BVH recording: shared by ``run`` and
+    ``replay``."""
     p.add_argument("--config", metavar="FILE", help="TOML settings file (flags override it)")
     p.add_argument("--vmc", metavar="HOST:PORT", action="append", help="VMC receiver (repeatable; default 127.0.0.1:39539)")
     p.add_argument("--no-vmc", action="store_true", help="do not send VMC")
@@ -62,24 +87,12 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--page", metavar="HOST:PORT", help="browser-source page address (default 127.0.0.1:8766)")
     p.add_argument("--no-page", action="store_true", help="do not serve the browser-source page")
     p.add_argument("--avatar", metavar="FILE.vrm", help="VRM model for the page (default: the built-in avatar)")
-    p.add_argument("--mode", choices=("face", "face_hands", "upper_body"), help="what to track (default face)")
-    p.add_argument("--hand-backend", choices=("legacy", "tasks"), help="hand model (default legacy; tasks = HandLandmarker)")
-    p.add_argument("--tracker", choices=("mediapipe", "dlib", "fan"), help="landmark back end (default mediapipe)")
-    p.add_argument("--face-backend", choices=("auto", "mesh", "tasks", "hybrid"), help="face tracker (default auto)")
-    p.add_argument("--models-dir", metavar="DIR", help="folder with face_landmarker.task / hand_landmarker.task")
-    p.add_argument("--profile", metavar="NAME|FILE", help="avatar blendshape names: vrm0 (default), vrm1, perfect_sync")
-    p.add_argument("--mirror", action="store_true", help="selfie view: the avatar moves like your mirror image")
-    p.add_argument("--smoothing", choices=("responsive", "balanced", "smooth", "none"), help="default balanced")
-    p.add_argument("--fov", type=float, metavar="DEG", help="camera horizontal field of view for head pose (default 60)")
-    p.add_argument("--camera-profile", metavar="NAME|FILE", help="calibrated camera (vtuber calibrate camera)")
-    p.add_argument("--user-profile", metavar="NAME|FILE", help="your neutral face (vtuber calibrate face)")
     p.add_argument("--no-pace", action="store_true", help="process recorded sources as fast as possible")
     p.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--quiet", action="store_true", help="no live telemetry line")
-    p.add_argument("--record-bvh", metavar="OUT.bvh", help="record the motion to BVH while running")
-    p.add_argument("--record-session", metavar="OUT.jsonl", help="record landmarks, rig and timestamps")
-    p.set_defaults(handler=cmd_run)
+    p.add_argument("--record-bvh", metavar="OUT.bvh", help="record the motion to BVH (+ blendshape CSV beside it)")
+    p.add_argument("--overwrite", action="store_true", help="replace recordings that already exist (default: refuse)")
 
 
 COMMAND_MODULES: tuple[str, ...] = ("record", "listen", "bench", "calibrate")
@@ -99,22 +112,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """Command-line flags as config overrides ({section: {key: value}})."""
-    o: dict[str, dict[str, Any]] = {}
-
+def _putter(o: dict[str, dict[str, Any]]) -> Any:
     def put(section: str, key: str, value: Any) -> None:
         if value is not None:
             o.setdefault(section, {})[key] = value
 
+    return put
+
+
+def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """``run``'s flags as config overrides ({section: {key: value}})."""
+    o = output_overrides(args)
+    put = _putter(o)
     put("source", "spec", "demo" if args.demo else args.source)
-    if args.no_pace:
-        put("source", "pace", False)
     put("track", "mode", args.mode)
     put("track", "backend", args.tracker)
     put("track", "hand_backend", args.hand_backend)
     put("track", "face_backend", args.face_backend)
     put("track", "models_dir", args.models_dir)
+    put("record", "session", args.record_session)
+    return o
+
+
+def output_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The flags of ``add_solve_arguments`` and ``add_output_arguments`` as config overrides."""
+    o: dict[str, dict[str, Any]] = {}
+    put = _putter(o)
     put("avatar", "profile", args.profile)
     if args.mirror:
         put("avatar", "mirror", True)
@@ -122,6 +145,8 @@ def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     put("camera", "horizontal_fov_deg", args.fov)
     put("camera", "profile", args.camera_profile)
     put("user", "profile", args.user_profile)
+    if args.no_pace:
+        put("source", "pace", False)
     if args.vmc:  # naming a receiver turns VMC on, even if a settings file turned it off
         put("vmc", "targets", list(args.vmc))
         put("vmc", "enabled", True)
@@ -158,7 +183,8 @@ def run_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if args.quiet:
         put("run", "telemetry", False)
     put("record", "bvh", args.record_bvh)
-    put("record", "session", args.record_session)
+    if args.overwrite:
+        put("record", "overwrite", True)
     return o
 
 

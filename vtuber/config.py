@@ -178,6 +178,9 @@ class RecordConfig:
     """Write the motion to this BVH file as it happens (blendshapes to a .csv beside it)."""
     session: str = ""
     """Write every frame's landmarks, rig and timestamps to this session file (JSON lines)."""
+    overwrite: bool = False
+    """Replace recordings that already exist; by default a run refuses to start rather than
+    destroy an earlier take."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,16 +258,21 @@ def parse_host_port(text: str, what: str = "address") -> tuple[str, int]:
     return host, int(port)
 
 
-def load_config(path: str | Path, overrides: dict[str, dict[str, Any]] | None = None) -> EngineConfig:
-    """Read a TOML config file, apply ``overrides`` ({section: {key: value}}), validate."""
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A TOML config file's tables, unchecked (``build_config`` checks them); ConfigError when
+    it is missing or not TOML."""
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"config file not found: {p}") from exc
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
-    return build_config(data, overrides, origin=str(p))
+
+
+def load_config(path: str | Path, overrides: dict[str, dict[str, Any]] | None = None) -> EngineConfig:
+    """Read a TOML config file, apply ``overrides`` ({section: {key: value}}), validate."""
+    return build_config(read_config_file(path), overrides, origin=str(path))
 
 
 def build_config(

@@ -144,3 +144,104 @@ def test_one_path_for_session_and_bvh_is_refused_before_anything_is_written(tmp_
     assert "its own path" in lines[-1]
     assert take.read_text() == "an earlier take\n"
     assert not (tmp_path / "same.csv").exists()
+
+
+@pytest.mark.parametrize("flag", ["--record-bvh", "--record-session"])
+def test_an_earlier_take_is_kept_unless_overwrite_is_given(tmp_path: Path, flag: str) -> None:
+    """A recording path that already holds a file is refused before anything opens (the earlier
+    take byte for byte intact); ``--overwrite`` replaces it."""
+    take = tmp_path / ("take.bvh" if flag == "--record-bvh" else "take.jsonl")
+    take.write_text("an earlier take\n")
+    run = ("run", "--demo", "--frames", "5", "--no-pace", "--no-ws", "--no-vmc", "--no-page", "--quiet",
+           "--face-backend", "mesh", flag, str(take))
+    result = vtuber(*run)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"vtuber: error: {take} ({flag}) already exists and would be overwritten: choose another name, "
+        "move the earlier take away, or pass --overwrite to replace it"
+    )
+    assert take.read_text() == "an earlier take\n"
+    result = vtuber(*run, "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert take.read_text() != "an earlier take\n"
+    assert take.read_bytes().startswith(b"HIERARCHY" if flag == "--record-bvh" else b'{"format":"vtuber-session"')
+
+
+def test_an_earlier_blendshape_csv_is_kept_too(tmp_path: Path) -> None:
+    (tmp_path / "take.csv").write_text("frame,time\n0,0.0\n")
+    result = vtuber("run", "--demo", "--frames", "5", "--no-ws", "--no-vmc", "--no-page", "--quiet",
+                    "--record-bvh", str(tmp_path / "take.bvh"))
+    assert result.returncode == 2, result.stderr
+    assert "take.csv (the blendshape CSV beside --record-bvh) already exists" in result.stderr
+    assert not (tmp_path / "take.bvh").exists()
+
+
+def test_convert_and_replay_keep_earlier_files(tmp_path: Path) -> None:
+    """convert refuses an output (or its CSV) that exists before converting anything; replay
+    refuses to record onto the session it reads, even with --overwrite."""
+    session = tmp_path / "s.jsonl"
+    result = vtuber("run", "--demo", "--frames", "10", "--no-pace", "--no-ws", "--no-vmc", "--no-page", "--quiet",
+                    "--face-backend", "mesh", "--record-session", str(session))
+    assert result.returncode == 0, result.stderr
+    kept = session.read_bytes()
+    out = tmp_path / "s.bvh"
+    out.with_suffix(".csv").write_text("an earlier csv\n")
+    result = vtuber("convert", str(session))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"vtuber: error: {out.with_suffix('.csv')} already exists and would be overwritten: choose another -o, "
+        "move it away, or pass --overwrite to replace it"
+    )
+    assert not out.exists() and out.with_suffix(".csv").read_text() == "an earlier csv\n"
+    result = vtuber("convert", str(session), "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert bvh_frames(out) == (10, 10)
+    twin = tmp_path / "t.csv"  # a session whose name is the CSV twin of the BVH asked for
+    twin.write_bytes(kept)
+    for replayed, bvh in ((session, session), (twin, tmp_path / "t.bvh")):
+        result = vtuber("replay", str(replayed), "--no-pace", "--no-ws", "--no-vmc", "--no-page",
+                        "--record-bvh", str(bvh), "--overwrite")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == (
+            f"vtuber: error: --record-bvh {bvh} would overwrite the session being replayed; give the BVH its own name"
+        )
+        assert replayed.read_bytes() == kept
+
+
+def test_replay_uses_the_recorded_calibration_not_the_profile_on_disk(tmp_path: Path) -> None:
+    """A session records the calibration it was solved with: re-calibrating (here: rewriting the
+    profile with another neutral head rotation) or deleting the profile afterwards does not change
+    its replay; naming a profile with --user-profile on replay does."""
+    import math
+
+    from vtuber import geometry
+    from vtuber.calibrate import store
+    from vtuber.solve.calibration import calibration_to_table
+    from vtuber.solve.rig import FaceCalibration
+
+    def write_profile(yaw_deg: float) -> None:
+        turned = geometry.from_yaw_pitch_roll(math.radians(yaw_deg), 0.0, 0.0)
+        store.write_toml(profile, {"face": calibration_to_table(FaceCalibration(neutral_rotation=turned))})
+
+    clip = media_path("liveportrait/d0.mp4")
+    profile, session, live = tmp_path / "me.toml", tmp_path / "d0.jsonl", tmp_path / "live.bvh"
+    write_profile(15.0)
+    result = vtuber("run", "--source", str(clip), "--no-pace", "--no-ws", "--no-vmc", "--no-page", "--quiet",
+                    "--face-backend", "mesh", "--user-profile", str(profile),
+                    "--record-session", str(session), "--record-bvh", str(live))
+    assert result.returncode == 0, result.stderr
+    write_profile(-15.0)  # re-calibrated since
+    replayed = tmp_path / "replay.bvh"
+    result = vtuber("replay", str(session), "--no-pace", "--no-ws", "--no-vmc", "--no-page", "--record-bvh", str(replayed))
+    assert result.returncode == 0, result.stderr
+    assert replayed.read_text() == live.read_text()
+    profile.unlink()  # and gone
+    result = vtuber("replay", str(session), "--no-pace", "--no-ws", "--no-vmc", "--no-page", "--record-bvh", str(replayed), "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert replayed.read_text() == live.read_text()
+    write_profile(-15.0)
+    other = tmp_path / "other.bvh"
+    result = vtuber("replay", str(session), "--no-pace", "--no-ws", "--no-vmc", "--no-page", "--user-profile", str(profile),
+                    "--record-bvh", str(other))
+    assert result.returncode == 0, result.stderr
+    assert other.read_text() != live.read_text()

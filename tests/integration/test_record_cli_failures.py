@@ -64,11 +64,13 @@ def test_convert_rejects_a_bad_frame_rate(tmp_path: Path, fps: str) -> None:
 @pytest.mark.mediapipe
 @pytest.mark.parametrize("flag", ["--record-bvh", "--record-session"])
 def test_an_unwritable_record_path_fails_before_the_run(tmp_path: Path, flag: str) -> None:
-    target = tmp_path / "nodir" / "x.out"
+    blocker = tmp_path / "a_file"
+    blocker.write_bytes(b"")
+    target = blocker / "x.out"  # its folder would have to replace a file
     result = vtuber("run", "--demo", "--frames", "5", "--quiet", "--no-ws", "--no-vmc", flag, str(target))
     assert result.returncode == 2, result.stderr
     assert last_line(result.stderr) == (
-        f"vtuber: error: cannot write {target}: No such file or directory; check the folder exists and is writable"
+        f"vtuber: error: cannot write {target}: cannot create the folder {blocker} (File exists); choose a writable folder"
     )
     assert "Traceback" not in result.stderr and "frames in" not in result.stderr
 

@@ -102,17 +102,28 @@ def test_a_recording_that_never_wrote_a_header_is_named_as_empty(tmp_path: Path)
 
 @pytest.mark.parametrize("which", ["bvh", "csv", "session"])
 def test_an_unwritable_path_is_a_one_line_recording_error(tmp_path: Path, which: str) -> None:
-    missing = tmp_path / "nodir" / f"x.{which}"
+    blocker = tmp_path / "a_file"
+    blocker.write_bytes(b"not a folder")
+    bad = blocker / f"x.{which}"  # its "folder" is a file: cannot be created
     with pytest.raises(RecordingError) as info:
         if which == "bvh":
-            BvhFileWriter(missing, 30.0, bones=BONES)
+            BvhFileWriter(bad, 30.0, bones=BONES)
         elif which == "csv":
-            BvhFileWriter(tmp_path / "ok.bvh", 30.0, bones=BONES, blendshape_csv=missing)
+            BvhFileWriter(tmp_path / "ok.bvh", 30.0, bones=BONES, blendshape_csv=bad)
         else:
-            SessionWriter(missing, {"source": "test", "fps": 30.0, "image_size": (0, 0)})
+            SessionWriter(bad, {"source": "test", "fps": 30.0, "image_size": (0, 0)})
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith(f"cannot write {missing}: ") and "check the folder exists and is writable" in message
+    assert message.startswith(f"cannot write {bad}: cannot create the folder {blocker} (")
+    assert message.endswith("; choose a writable folder")
+    assert blocker.read_bytes() == b"not a folder"
+
+
+def test_missing_folders_are_created(tmp_path: Path) -> None:
+    bvh, csv, session = tmp_path / "a" / "b" / "x.bvh", tmp_path / "c" / "x.csv", tmp_path / "d" / "s.jsonl"
+    with BvhFileWriter(bvh, 30.0, bones=BONES, blendshape_csv=csv), SessionWriter(session, {"source": "test", "fps": 30.0, "image_size": (0, 0)}):
+        pass
+    assert bvh.read_bytes().startswith(b"HIERARCHY") and csv.is_file() and session.read_bytes().startswith(b"{")
 
 
 # --- sessions ---------------------------------------------------------------------------------

@@ -178,8 +178,12 @@ def read_camera_profile(name_or_path: str | Path, root: str | Path = DEFAULT_ROO
     path = resolve("camera", name_or_path, root)
     if not path.is_file():
         raise ConfigError(f"camera profile not found: {path} (see: vtuber calibrate profiles list)")
-    data = read_toml(path)
-    where = str(path)
+    return parse_camera_profile(read_toml(path), str(path), path.stem)
+
+
+def parse_camera_profile(data: dict[str, Any], where: str, name: str) -> CameraProfile:
+    """A ``CameraProfile`` from a camera profile's table (a file's, or one a session recorded);
+    ``where`` names it in the one-line ConfigError."""
     fmt = data.get("format", CAMERA_FORMAT)
     if fmt != CAMERA_FORMAT:
         raise ConfigError(f"{where}: format must be {CAMERA_FORMAT!r}, got {fmt!r} (is this a {fmt} file?)")
@@ -208,7 +212,7 @@ def read_camera_profile(name_or_path: str | Path, root: str | Path = DEFAULT_ROO
     rms = field_value(quality, "rms_px", float, where, "quality", default=float("nan"))
     created = field_value(data, "created", str, where, default="")
     intrinsics = CameraIntrinsics(width, height, fx, fy, cx, cy, tuple(float(c) for c in dist))
-    return CameraProfile(path.stem, intrinsics, rms, created, dict(quality))
+    return CameraProfile(name, intrinsics, rms, created, dict(quality))
 
 
 def load_camera_profile(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vtuber.config import build_config, is_valid_fps, parse_host_port
+from vtuber.config import build_config, is_valid_fps, read_config_file
 from vtuber.errors import ConfigError, RecordingError, SourceError, VTuberError
 
 if TYPE_CHECKING:
@@ -41,23 +41,22 @@ def register(sub: Any) -> None:
     p.add_argument("--models-dir", metavar="DIR")
     p.add_argument("--smoothing", choices=("responsive", "balanced", "smooth", "none"), default="balanced")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of image folders (default 30)")
+    p.add_argument("--overwrite", action="store_true", help="replace output files that already exist (default: refuse)")
     p.set_defaults(handler=cmd_convert)
+
+    from vtuber.cli import add_output_arguments, add_solve_arguments
 
     p = sub.add_parser(
         "replay",
         help="send a recorded session to the receivers at its original timing",
         description="Re-run a recorded session's landmarks through the solvers and senders, "
-        "deterministically, at the original timing (or as fast as possible with --no-pace).",
+        "deterministically, at the original timing (or as fast as possible with --no-pace). "
+        "The live run's camera, calibration, smoothing and avatar settings come from the session; "
+        "the flags below override them.",
     )
-    p.add_argument("session", metavar="SESSION")
-    p.add_argument("--vmc", metavar="HOST:PORT", action="append")
-    p.add_argument("--no-vmc", action="store_true")
-    p.add_argument("--ws", metavar="HOST:PORT")
-    p.add_argument("--no-ws", action="store_true")
-    p.add_argument("--no-pace", action="store_true")
-    p.add_argument("--profile", metavar="NAME|FILE")
-    p.add_argument("--mirror", action="store_true")
-    p.add_argument("--record-bvh", metavar="OUT.bvh")
+    p.add_argument("session", metavar="SESSION", help="a session file (vtuber run --record-session)")
+    add_solve_arguments(p)
+    add_output_arguments(p)
     p.set_defaults(handler=cmd_replay)
 
     p = sub.add_parser(
@@ -137,6 +136,18 @@ def refuse_duplicate_outputs(inputs: list[Path], outputs: list[Path]) -> None:
         seen[key] = path
 
 
+def refuse_existing_outputs(outputs: list[Path]) -> None:
+    """ConfigError naming the first output (BVH or the CSV beside it) that already exists with
+    content: a batch never replaces earlier files unless ``--overwrite`` says so."""
+    for out in outputs:
+        for path in (out, out.with_suffix(".csv")):
+            if path.is_file() and path.stat().st_size > 0:
+                raise ConfigError(
+                    f"{path} already exists and would be overwritten: choose another -o, move it away, "
+                    "or pass --overwrite to replace it"
+                )
+
+
 class BatchStop:
     """Remembers SIGINT / SIGTERM during a batch ``convert``: while a clip runs the engine's own
     handler stops it (its run ends "stopped"); between clips, while a clip's source and tracker
@@ -174,6 +185,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise SourceError(f"input not found: {path}")
     outputs = _outputs(inputs, args.output)
     refuse_duplicate_outputs(inputs, outputs)
+    if not args.overwrite:
+        refuse_existing_outputs(outputs)
     stop = BatchStop()
     stop.install()
     failed = 0
@@ -229,7 +242,7 @@ def convert_media(path: Path, out: Path, args: argparse.Namespace, stop: BatchSt
             "source": {"spec": str(path), "pace": False, "fps": args.fps},
             "track": {"mode": args.mode, "face_backend": args.face_backend, **({"models_dir": args.models_dir} if args.models_dir else {})},
             "smoothing": {"preset": args.smoothing},
-            "record": {"bvh": str(out)},
+            "record": {"bvh": str(out), "overwrite": True},  # cmd_convert checked the outputs up front
             "run": {"telemetry": False},
         },
         origin="command line",
@@ -279,32 +292,55 @@ def export_session_bvh(path: Path, out: Path, should_stop: Callable[[], bool] = 
 def cmd_replay(args: argparse.Namespace) -> int:
     from vtuber.app import REPLAY_SECTIONS, run_engine
     from vtuber.capture.replay import SessionReplay
+    from vtuber.cli import output_overrides
 
-    replay = SessionReplay(args.session)
-    overrides: dict[str, dict[str, Any]] = {"source": {"spec": str(args.session), "pace": not args.no_pace}}
-    if args.vmc:
-        overrides["vmc"] = {"targets": list(args.vmc)}
-    if args.no_vmc:
-        overrides.setdefault("vmc", {})["enabled"] = False
-    if args.ws:
-        host, port = parse_host_port(args.ws, "--ws")
-        overrides["websocket"] = {"host": host, "port": port}
-    if args.no_ws:
-        overrides.setdefault("websocket", {})["enabled"] = False
-    if args.profile:
-        overrides["avatar"] = {"profile": args.profile}
-    if args.mirror:
-        overrides.setdefault("avatar", {})["mirror"] = True
     if args.record_bvh:
-        overrides["record"] = {"bvh": args.record_bvh}
-    # the live run's camera, calibration profile, smoothing and avatar settings (from the session's
-    # header; sessions from before they were stored replay with the defaults), then the flags
+        bvh = Path(args.record_bvh).resolve()
+        if Path(args.session).resolve() in (bvh, bvh.with_suffix(".csv")):
+            raise ConfigError(f"--record-bvh {args.record_bvh} would overwrite the session being replayed; give the BVH its own name")
+    replay = SessionReplay(args.session)
+    overrides = output_overrides(args)
+    overrides.setdefault("source", {})["spec"] = str(args.session)
+    if overrides.get("record", {}).get("bvh") is None:
+        overrides.pop("record", None)
+    # the settings file (receivers), then the live run's camera, calibration profile, smoothing
+    # and avatar settings from the session's header (sessions from before they were stored
+    # replay with the defaults), then the flags
+    data = read_config_file(args.config) if args.config else {}
+    data.pop("record", None)  # only the flags record a replay (never onto the session it reads)
     settings = replay.header.get("settings")
-    recorded = {k: v for k, v in settings.items() if k in REPLAY_SECTIONS} if isinstance(settings, dict) else {}
-    config = build_config(recorded, overrides, origin=f"{args.session} (header settings) and the command line")
-    summary = run_engine(config, source=replay.source, tracker=replay.tracker)
+    if isinstance(settings, dict):
+        for name, values in settings.items():
+            if name in REPLAY_SECTIONS and isinstance(values, dict) and isinstance(data.get(name, {}), dict):
+                data[name] = {**data.get(name, {}), **values}
+    config = build_config(data, overrides, origin=f"{args.session} (header settings){f', {args.config}' if args.config else ''} and the command line")
+    summary = run_engine(config, source=replay.source, tracker=replay.tracker, setup=replay_setup(replay.header, args, config))
     sys.stderr.write(f"vtuber: replayed {summary.frames} frames in {summary.elapsed_s:.1f} s; {summary.ended_by}\n")
     return EXIT_FAILED if summary.ended_by.startswith("source failed") else 0
+
+
+def replay_setup(header: dict[str, Any], args: argparse.Namespace, config: Any) -> Any:
+    """The calibration and camera profile a replay solves with: the ones the session recorded
+    (so a replay does not change when the profiles on disk do), except where ``--user-profile``
+    or ``--camera-profile`` names one; None (the profiles on disk) for sessions that recorded
+    none. A damaged record is one warning line, then the profiles on disk."""
+    import logging
+
+    from vtuber.app import UserSetup, load_user_setup
+
+    if "user_setup" not in header:
+        return None
+    try:
+        recorded = UserSetup.from_header(header["user_setup"], str(args.session))
+    except ConfigError as exc:
+        logging.getLogger(__name__).warning("%s; using the profiles on disk instead", exc)
+        return None
+    if not (args.user_profile or args.camera_profile):
+        return recorded
+    disk = load_user_setup(config)
+    calibration = disk.calibration if args.user_profile else recorded.calibration
+    camera = (disk.camera_profile, disk.origin) if args.camera_profile else (recorded.camera_profile, recorded.origin)
+    return UserSetup(calibration, *camera)
 
 
 def cmd_repair(args: argparse.Namespace) -> int:

@@ -11,14 +11,20 @@ from vtuber.errors import RecordingError
 
 
 def open_for_writing(path: Path) -> IO[bytes]:
-    """``open(path, "wb")``; an ``OSError`` becomes a one-line ``RecordingError`` naming the
-    file and the fix."""
+    """``open(path, "wb")``, creating missing parent folders; an ``OSError`` becomes a one-line
+    ``RecordingError`` naming the file and the fix."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RecordingError(
+            f"cannot write {path}: cannot create the folder {path.parent} ({exc.strerror or exc}); choose a writable folder"
+        ) from None
     try:
         return open(path, "wb")  # the caller closes it
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise RecordingError(
-            f"cannot write {path}: {reason}; check the folder exists and is writable"
+            f"cannot write {path}: {reason}; check the folder is writable"
         ) from None
 
 

@@ -353,8 +353,11 @@ def parse_face(face: Mapping[str, Any], where: str) -> FaceCalibration:
     if not isinstance(rot, list) or len(rot) != 4:
         raise ConfigError(f"{where}: field 'face.neutral_rotation' must be 4 numbers [x, y, z, w]")
     q = np.array([number(v, "face.neutral_rotation", -1.0, 1.0) for v in rot])
-    if abs(float(np.linalg.norm(q)) - 1.0) > 1e-3:
+    norm = float(np.linalg.norm(q))
+    if abs(norm - 1.0) > 1e-3:
         raise ConfigError(f"{where}: field 'face.neutral_rotation' must be a unit quaternion")
+    if abs(norm - 1.0) > 1e-12:  # a hand-edited value; a saved one stays bit for bit (replays)
+        q = q / norm
 
     def table(name: str) -> dict[str, Any]:
         t = face.get(name, {})
@@ -410,7 +413,7 @@ def parse_face(face: Mapping[str, Any], where: str) -> FaceCalibration:
     if not gap > neutral_gap:
         raise ConfigError(f"{where}: field 'face.lip_gap_open_cm' must be greater than the neutral lip gap {neutral_gap:.3f}")
     return FaceCalibration(
-        neutral_rotation=q / np.linalg.norm(q),
+        neutral_rotation=q,
         left_eye=eye("left_eye"),
         right_eye=eye("right_eye"),
         mouth=MouthRange(mc, mo),
