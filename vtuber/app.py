@@ -174,7 +174,7 @@ def start_page(config: EngineConfig, stack: ExitStack, ws_url: str) -> None:
         logger.warning("browser-source page not served: %s", exc)
         return
     stack.callback(page.close)
-    logger.info("OBS browser source: %s", page.url if page.token is None else page.url.split("?")[0] + "?token=<[websocket] token>")
+    logger.info("OBS browser source: %s", page.url if page.token is None else page.url.split("?")[0] + "?token=<your access token>")
 
 
 def build_tracker(config: EngineConfig, models_dir_env: str | None) -> Tracker:
@@ -276,7 +276,9 @@ def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack,
 
         path = Path(config.record.bvh)
         csv = path.with_suffix(".csv")
-        bvh = stack.enter_context(BvhFileWriter(path, fps, blendshape_csv=csv, blendshape_names=rig_blendshape_names()))
+        bvh = stack.enter_context(
+            BvhFileWriter(path, fps, blendshape_csv=csv, blendshape_names=rig_blendshape_names(), rest=relaxed_rest())
+        )
         writers.append(lambda frame, lm, rig, pose: bvh.write_rig(rig))
         logger.info("recording BVH to %s (%.3f fps), blendshapes to %s", path, fps, csv)
     if not writers:

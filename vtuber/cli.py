@@ -109,7 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     _run_parser(sub)
     for name in COMMAND_MODULES:
         importlib.import_module(f"vtuber.commands.{name}").register(sub)
+    _accept_verbose_anywhere(sub)
     return parser
+
+
+def _accept_verbose_anywhere(sub: Any) -> None:
+    """``-v`` after the command too (``vtuber run -v``), on every (nested) subcommand; SUPPRESS
+    keeps the top-level value when it is not given there."""
+    for command in set(sub.choices.values()):
+        if not any("-v" in a.option_strings for a in command._actions):
+            command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging and tracebacks")
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_verbose_anywhere(action)
 
 
 def _putter(o: dict[str, dict[str, Any]]) -> Any:

@@ -283,3 +283,29 @@ def test_the_page_reloads_the_avatar_when_the_engine_restarts_with_another(brows
     finally:
         page.close()
         first.close()
+
+
+def test_bones_no_frame_has_carried_hang_in_the_engines_rest_pose(open_page):
+    """The real engine's hello carries its rest pose: before any frame (and in face mode, whose
+    frames never carry the arms) the avatar's arms hang relaxed instead of standing out in the
+    model's T-pose."""
+    from vtuber.send.websocket import WebSocketServer
+
+    server = WebSocketServer(port=0)
+    server.start()
+    try:
+        page = open_page(f"?ws=ws://127.0.0.1:{server.port}")
+        page.wait("window.__vtuber.avatarLoaded && window.__vtuber.connected && window.__vtuber.restBones > 0")
+        assert page.state("restBones") >= 30  # arms, hands and fingers of both sides
+        for side in ("left", "right"):
+            shoulder, hand = (
+                np.array(page.page.evaluate(f"() => window.__vtuber.boneWorld('{side}{bone}')"))
+                for bone in ("UpperArm", "Hand")
+            )
+            reach = np.linalg.norm(hand - shoulder)
+            # relaxed_rest: 75 deg below the T-pose, elbow bent 15 deg: the hand well below the
+            # shoulder (T-pose: level with it)
+            assert shoulder[1] - hand[1] > 0.8 * reach, (side, shoulder, hand)
+        assert page.errors() == []
+    finally:
+        server.close()

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import ROOT, media_path
@@ -245,3 +246,26 @@ def test_replay_uses_the_recorded_calibration_not_the_profile_on_disk(tmp_path: 
                     "--record-bvh", str(other))
     assert result.returncode == 0, result.stderr
     assert other.read_text() != live.read_text()
+
+
+def test_a_face_mode_bvh_holds_the_untracked_arms_relaxed(tmp_path: Path) -> None:
+    """Face mode tracks no arm: the BVH writes them at the live avatar's relaxed rest (arms
+    hanging, fingers curled) in every frame, not in the T-pose."""
+    from vtuber.encode import bvh
+    from vtuber.solve.body import relaxed_rest
+
+    out = tmp_path / "face.bvh"
+    result = vtuber("run", "--demo", "--frames", "8", "--no-pace", "--no-ws", "--no-vmc", "--no-page", "--quiet",
+                    "--face-backend", "mesh", "--record-bvh", str(out))
+    assert result.returncode == 0, result.stderr
+    layout = bvh.bvh_layout()
+    expected = bvh.bvh_motion_values(relaxed_rest(), layout=layout)
+    arms = [n for n, j in enumerate(layout.joints) if "Arm" in j or "Index" in j]
+    assert len(arms) >= 8
+    columns = [3 + 3 * n + k for n in arms for k in range(3)]
+    lines = out.read_text().partition("MOTION\n")[2].splitlines()[2:]
+    assert len(lines) == 8
+    for line in lines:
+        values = np.array(line.split(), dtype=float)
+        np.testing.assert_allclose(values[columns], expected[columns], atol=1e-5)
+    assert np.abs(expected[columns]).max() > 40.0  # the rest is far from the T-pose's zeros

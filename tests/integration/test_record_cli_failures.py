@@ -190,3 +190,12 @@ def test_sigterm_stops_a_convert_batch_with_exit_130(tmp_path: Path) -> None:
     frames, lines = bvh_frames(bvh)
     assert 0 < frames == lines < 448  # cut short, and valid without repair
     assert not repair(bvh).changed
+
+
+def test_repair_on_a_folder_says_to_name_the_files(tmp_path: Path) -> None:
+    result = vtuber("repair", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"vtuber: error: {tmp_path} is a folder: name the recordings in it "
+        f"(e.g. vtuber repair {tmp_path}/*.bvh {tmp_path}/*.jsonl)\n"
+    )

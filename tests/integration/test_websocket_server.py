@@ -24,6 +24,7 @@ from vtuber.records import AvatarPose, BoneTransform, HeadPose
 from vtuber.retarget import skeleton
 from vtuber.send.websocket import WebSocketServer
 from vtuber.send.websocket_process import WebSocketServerProcess
+from vtuber.solve.body import relaxed_rest
 
 WAIT_S = 5.0
 
@@ -137,6 +138,7 @@ def closed_code(ws: ClientConnection) -> int | None:
 
 def test_hello_content(server: AnyServer) -> None:
     with open_client(server, "?coords=gltf&names=arkit") as (ws, hello):
+        rest = hello.pop("rest")
         assert hello == {
             "type": "hello",
             "schema": 1,
@@ -146,6 +148,11 @@ def test_hello_content(server: AnyServer) -> None:
             "avatar_profile": "test_profile",
             "bones": list(skeleton.BONES),
         }
+        # the engine's relaxed rest (glTF = the internal frame), for bones no frame carried yet
+        expected = relaxed_rest()
+        assert set(rest) == set(expected)
+        for bone, q in expected.items():
+            np.testing.assert_allclose(rest[bone], q, atol=1e-6)
     with open_client(server) as (ws2, hello2):
         assert (hello2["coords"], hello2["names"]) == ("unity", "profile")
 

@@ -187,7 +187,21 @@ def test_hello() -> None:
         "names": "arkit",
         "avatar_profile": "vroid_default",
         "bones": list(skeleton.BONES),
+        "rest": {},
     }
+
+
+def test_hello_rest_is_sent_in_the_clients_coords() -> None:
+    """A known rest rotation (90 degrees about the internal +Z) as glTF (the internal frame) and
+    as Unity (through the conventions module), rounded like frames."""
+    turned = geometry.from_axis_angle([0.0, 0.0, 1.0], np.pi / 2)
+    rest = {}
+    for coords in ("gltf", "unity"):
+        text = encode_hello(engine_version="0.1.0", coords=coords, names="profile", avatar_profile="p", bones=["LeftUpperArm"], rest={"LeftUpperArm": turned})
+        rest[coords] = json.loads(text)["rest"]["LeftUpperArm"]
+    np.testing.assert_allclose(rest["gltf"], [0.0, 0.0, np.sqrt(0.5), np.sqrt(0.5)], atol=1e-6)
+    np.testing.assert_allclose(rest["unity"], conventions.internal_to_unity_quaternion(turned), atol=1e-6)
+    assert rest["unity"] != rest["gltf"]
 
 
 def test_frame_size_of_a_full_pose_is_modest() -> None:

@@ -75,3 +75,20 @@ def test_naming_an_output_on_the_command_line_turns_it_on(tmp_path: Path) -> Non
     assert c.page.enabled and c.page.port == 40003
     args = build_parser().parse_args(["run", "--config", str(f), "--no-vmc"])
     assert not load_config(f, run_overrides(args)).vmc.enabled
+
+
+@pytest.mark.parametrize(
+    ("argv", "verbose"),
+    [
+        (["run"], False),
+        (["-v", "run"], True),
+        (["run", "-v"], True),
+        (["replay", "s.jsonl", "--verbose"], True),
+        (["calibrate", "profiles", "list", "-v"], True),
+        (["bench", "throughput", "-v"], True),
+    ],
+)
+def test_verbose_is_accepted_before_or_after_the_command(argv: list[str], verbose: bool) -> None:
+    from vtuber.cli import build_parser
+
+    assert build_parser().parse_args(argv).verbose is verbose

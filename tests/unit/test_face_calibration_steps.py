@@ -171,3 +171,21 @@ def test_bad_new_fields_name_file_and_field(neutral, edit, field) -> None:
     with pytest.raises(ConfigError) as info:
         parse_face(table, "calibration/users/me.toml")
     assert str(info.value).startswith(f"calibration/users/me.toml: field '{field}")
+
+
+@pytest.mark.parametrize(
+    ("source", "tail"),
+    [
+        ("webcam:1", "--steps closed,wide --source webcam:1"),
+        ("/dev/video2", "--steps closed,wide --source /dev/video2"),
+        ("closed.mp4", "--steps closed,wide (with new clips for them)"),
+    ],
+)
+def test_a_failed_steps_redo_line_names_the_camera_it_used(source: str, tail: str) -> None:
+    """Redoing a step on the default camera when the user calibrated on another one would measure
+    the wrong camera: the redo line names a live source; recordings need new clips instead."""
+    from vtuber.commands.calibrate_guided import _step_failed
+    from vtuber.solve.calibration import CalibrationError
+
+    error = _step_failed(CalibrationError("eyes did not close"), "face", "me", "closed", ["wide"], source)
+    assert str(error) == f"eyes did not close; then redo: vtuber calibrate face --name me {tail}"

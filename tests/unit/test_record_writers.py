@@ -245,3 +245,31 @@ def test_a_bad_frame_rate_in_the_config_is_a_one_line_config_error(tmp_path: Pat
     with pytest.raises(ConfigError, match=r"\[source\] fps must be a frame rate above 0") as info:
         load_config(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+# --- bones a frame does not carry ---------------------------------------------------------------
+
+
+def _motion_lines(path: Path) -> list[list[float]]:
+    motion = path.read_text().partition("MOTION\n")[2].splitlines()[2:]
+    return [[float(v) for v in line.split()] for line in motion]
+
+
+def test_bones_a_frame_does_not_carry_take_the_rest_rotation(tmp_path: Path) -> None:
+    """Hips carried by the frames, Spine not: Spine is written at the writer's ``rest`` (here a
+    known 30 degree turn about +X), and at the T-pose (0) without one."""
+    from vtuber import geometry
+
+    turned = geometry.from_axis_angle([1.0, 0.0, 0.0], np.radians(30.0))
+    lines = {}
+    for name, rest in (("rest", {"Spine": turned}), ("tpose", None)):
+        path = tmp_path / f"{name}.bvh"
+        with BvhFileWriter(path, 30.0, bones=BONES, rest=rest) as writer:
+            writer.write({"Hips": geometry.from_axis_angle([0.0, 1.0, 0.0], np.radians(10.0))})
+            writer.write({"Hips": geometry.IDENTITY, "Spine": geometry.IDENTITY})  # carried: wins over rest
+        lines[name] = _motion_lines(path)
+    # channels: Hips position (3), Hips ZXY (3), Spine ZXY (3)
+    assert lines["rest"][0][3:6] == lines["tpose"][0][3:6] == pytest.approx([0.0, 0.0, 10.0])
+    assert lines["rest"][0][6:9] == pytest.approx([0.0, 30.0, 0.0])
+    assert lines["tpose"][0][6:9] == pytest.approx([0.0, 0.0, 0.0])
+    assert lines["rest"][1][6:9] == pytest.approx([0.0, 0.0, 0.0])

@@ -23,7 +23,13 @@ def add_mode(modes: Any, name: str, help_text: str, configure: Callable[[argpars
 
 def register(subparsers: Any) -> None:
     """Add ``bench`` and its modes to the top-level sub-parsers."""
-    bench = subparsers.add_parser("bench", help="measure accuracy, smoothing and cost", description=__doc__)
+    bench = subparsers.add_parser(
+        "bench",
+        help="measure accuracy, smoothing and cost",
+        description="Measure accuracy, smoothing, speed and memory on the clips in ../shared/media "
+        "(VTUBER_MEDIA_DIR) and on synthetic renders; throughput, latency, convert and soak update their "
+        "section of docs/benchmarks.md unless --no-doc. `vtuber bench MODE --help` for each.",
+    )
     modes = bench.add_subparsers(dest="bench_mode", metavar="MODE", required=True)
     add_mode(modes, "face", "head pose, blinks, winks, vowels, jitter/lag and solver cost of the face", _face_args, cmd_face)
     for name in BENCH_MODULES:

@@ -248,11 +248,12 @@ def _capture(source: Any, tracker: Any, seconds: float, found: Callable[[Any], b
     return samples
 
 
-def _step_failed(exc: CalibrationError, command: str, name: str, failed: str, rest: list[str], live: bool) -> CalibrationError:
-    """``exc`` with how to redo the failed step and the ones after it (one line)."""
+def _step_failed(exc: CalibrationError, command: str, name: str, failed: str, rest: list[str], source: str) -> CalibrationError:
+    """``exc`` with how to redo the failed step and the ones after it (one line); ``source``: the
+    failed step's source spec (a live camera is named again, so the redo uses the same one)."""
     steps = ",".join([failed, *rest])
-    clips = "" if live else " (with new clips for them)"
-    return CalibrationError(f"{exc}; then redo: vtuber calibrate {command} --name {name} --steps {steps}{clips}")
+    where = f" --source {source}" if _is_live_spec(source) else " (with new clips for them)"
+    return CalibrationError(f"{exc}; then redo: vtuber calibrate {command} --name {name} --steps {steps}{where}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +302,7 @@ def cmd_face(args: argparse.Namespace) -> int:
                         assert calibration is not None
                         calibration = cal.STEP_FUNCTIONS[step](samples, camera, calibration)
                 except CalibrationError as exc:
-                    raise _step_failed(exc, "face", args.name, step, steps[k + 1:], _is_live_spec(dict(plan)[step])) from exc
+                    raise _step_failed(exc, "face", args.name, step, steps[k + 1:], dict(plan)[step]) from exc
                 done = [s for s in FACE_STEPS if s in done or s == step]
                 changed = True
                 _say(f"  ok: {_face_summary(step, calibration)}")
@@ -401,7 +402,7 @@ def cmd_body(args: argparse.Namespace) -> int:
                 try:
                     body = STEP_FUNCTIONS[step](samples, body)
                 except CalibrationError as exc:
-                    raise _step_failed(exc, "body", args.name, step, steps[k + 1:], _is_live_spec(dict(plan)[step])) from exc
+                    raise _step_failed(exc, "body", args.name, step, steps[k + 1:], dict(plan)[step]) from exc
                 done = [s for s in BODY_STEPS if s in done or s == step]
                 changed = True
                 _say(f"  ok: {_body_summary(step, body)}")

@@ -277,7 +277,9 @@ def export_session_bvh(path: Path, out: Path, should_stop: Callable[[], bool] = 
         return 0, f"source failed: {exc}"
     fps = session_fps(header) or DEFAULT_RECORD_FPS
     csv = out.with_suffix(".csv")
-    with BvhFileWriter(out, fps, blendshape_csv=csv, blendshape_names=rig_blendshape_names()) as writer:
+    from vtuber.solve.body import relaxed_rest
+
+    with BvhFileWriter(out, fps, blendshape_csv=csv, blendshape_names=rig_blendshape_names(), rest=relaxed_rest()) as writer:
         try:
             for _landmarks, rig in frames:
                 if should_stop():
@@ -348,6 +350,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
     for name in args.files:
         path = Path(name)
+        if path.is_dir():
+            raise SourceError(f"{path} is a folder: name the recordings in it (e.g. vtuber repair {path}/*.bvh {path}/*.jsonl)")
         if not path.is_file():
             raise SourceError(f"file not found: {path}")
         try:

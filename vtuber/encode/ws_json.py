@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -63,6 +63,7 @@ def encode_hello(
     names: Names,
     avatar_profile: str,
     bones: Sequence[str],
+    rest: Mapping[str, ArrayLike] | None = None,
 ) -> str:
     """The ``hello`` message sent once when a client connects.
 
@@ -71,8 +72,12 @@ def encode_hello(
         coords, names: the variant this client gets.
         avatar_profile: the avatar profile's name.
         bones: HumanBodyBones names the engine sends in frames.
+        rest: bone -> rotation (internal frame, relative to the T-pose) a client should hold a
+            bone at until a frame carries it (``relaxed_rest()``: arms down instead of the
+            T-pose); sent as ``"rest": {name: [x, y, z, w]}`` in ``coords``.
     """
     _check_variant(coords, names)
+    unity = coords == "unity"
     message = {
         "type": "hello",
         "schema": SCHEMA_VERSION,
@@ -81,6 +86,7 @@ def encode_hello(
         "names": names,
         "avatar_profile": avatar_profile,
         "bones": list(bones),
+        "rest": {name: _rotation(q, unity) for name, q in (rest or {}).items()},
     }
     return json.dumps(message, separators=_SEPARATORS)
 

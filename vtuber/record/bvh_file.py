@@ -69,6 +69,9 @@ class BvhFileWriter:
         blendshape_csv: path of the sidecar CSV, or None for none.
         blendshape_names: the CSV's columns, written when the file opens (default: ``sorted``
             names of the first frame that has blendshapes; e.g. ``rig_blendshape_names()``).
+        rest: rotations (internal frame, relative to the T-pose) for the bones a frame does not
+            carry, e.g. ``vtuber.solve.body.relaxed_rest()`` so that arms not tracked yet (or
+            never, in face mode) hang down as on the live avatar; default the T-pose (identity).
         sync_interval_s: fsync (and update ``Frames:``) at least this often while frames arrive.
 
     Raises:
@@ -87,8 +90,10 @@ class BvhFileWriter:
         blendshape_csv: str | os.PathLike[str] | None = None,
         blendshape_names: Sequence[str] | None = None,
         sync_interval_s: float = 1.0,
+        rest: Mapping[str, ArrayLike] | None = None,
     ) -> None:
         self.path = Path(path)
+        self.rest: dict[str, ArrayLike] = dict(rest or {})
         self.fps = float(fps)
         self.frame_time = bvh.frame_time_from_fps(fps)
         self.layout = layout or bvh.bvh_layout(bones, offsets, rotation_order=rotation_order)
@@ -156,6 +161,8 @@ class BvhFileWriter:
         """
         if self._closed:
             raise ValueError("write to a closed BvhFileWriter")
+        if self.rest:
+            rotations = {**self.rest, **rotations}
         root = np.asarray(
             skeleton.REST_OFFSETS[bvh.ROOT] if root_position_m is None else root_position_m,
             dtype=np.float64,

@@ -73,5 +73,6 @@ def require_token_off_loopback(host: str, token: str | None, what: str, exposure
     if not is_loopback(host) and not token:
         raise SenderError(
             f"refusing to serve {what} on {host}: other machines could {exposure}; "
-            f"set an access token ([websocket] token = \"...\"{token_hint}) or bind 127.0.0.1"
+            f"set an access token (--ws-token TOKEN, or [websocket] token = \"...\" in the settings file{token_hint}) "
+            "or bind 127.0.0.1"
         )

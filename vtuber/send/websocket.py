@@ -48,12 +48,13 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
+from numpy.typing import ArrayLike
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
@@ -121,6 +122,8 @@ class WebSocketServer:
         port: TCP port; 0 picks a free one (see ``port`` after ``start``).
         avatar_profile: profile name announced in ``hello``.
         bones: bone names announced in ``hello`` (default: all 55 ``skeleton.BONES``).
+        rest: rotations announced in ``hello`` for bones no frame has carried yet (internal
+            frame; default ``vtuber.solve.body.relaxed_rest()``, arms hanging relaxed).
         stall_timeout_s: drop a client whose send has waited this long on a full buffer.
         max_message_bytes: inbound message limit; larger closes the connection with 1009.
         version: engine version announced in ``hello`` (default: the installed package's).
@@ -144,6 +147,7 @@ class WebSocketServer:
         *,
         avatar_profile: str = "default",
         bones: Sequence[str] | None = None,
+        rest: Mapping[str, ArrayLike] | None = None,
         stall_timeout_s: float = STALL_TIMEOUT_S,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         version: str | None = None,
@@ -162,6 +166,11 @@ class WebSocketServer:
         self._port = port
         self._avatar_profile = avatar_profile
         self._bones = tuple(skeleton.BONES if bones is None else bones)
+        if rest is None:
+            from vtuber.solve.body import relaxed_rest
+
+            rest = relaxed_rest()
+        self._rest = dict(rest)
         self._stall_timeout_s = stall_timeout_s
         self._max_message_bytes = max_message_bytes
         self._version = version or engine_version()
@@ -368,6 +377,7 @@ class WebSocketServer:
                     names=names,
                     avatar_profile=self._avatar_profile,
                     bones=self._bones,
+                    rest=self._rest,
                 )
             )
         except ConnectionClosed:

@@ -67,6 +67,16 @@ const state = {
     const d = Math.hypot(e[8], e[9], e[10]) || 1;
     return { yaw: THREE.MathUtils.radToDeg(Math.atan2(e[8], e[10])), pitch: THREE.MathUtils.radToDeg(Math.asin(-e[9] / d)) };
   },
+  // world-space position [x, y, z] (metres) of a humanoid bone, for tests and tools
+  boneWorld: (name) => {
+    const node = vrm && vrm.humanoid.getRawBoneNode(name);
+    if (!node) return null;
+    vrm.humanoid.update();
+    node.updateWorldMatrix(true, false);
+    const p = node.getWorldPosition(new THREE.Vector3());
+    return [p.x, p.y, p.z];
+  },
+  restBones: 0, // bones put at the engine's rest pose (hello.rest) because no frame carried them yet
 };
 window.__vtuber = state;
 
@@ -232,12 +242,31 @@ async function loadAvatar(url) {
   for (const n of names) exprLookup.set(n.toLowerCase(), n);
   state.humanoidBones = [...boneNodes.keys()];
   state.expressions = names;
+  applyRest();
   vrm.update(0);
   computeFraming();
   state.avatarTag = await tag;
   state.avatarLoaded = true;
   console.info(`vtuber: avatar loaded (${url}, VRM ${state.metaVersion}, ${boneNodes.size} bones, ${names.length} expressions)`);
   return vrm;
+}
+
+// Bones no frame has carried yet stand in the engine's rest pose (`hello.rest`: arms hanging
+// relaxed, fingers curled) instead of the model's T-pose, e.g. the arms in face mode, which
+// never sends them. A frame that carries a bone takes it over from there.
+function applyRest() {
+  const rest = state.hello && state.hello.rest;
+  if (!vrm || !rest) return;
+  let count = 0;
+  for (const [unity, r] of Object.entries(rest)) {
+    if (unity === 'LeftEye' || unity === 'RightEye' || !Array.isArray(r) || r.length !== 4) continue;
+    const name = mapBone(unity);
+    const node = boneNodes.get(name);
+    if (!node || bonesAnim.has(name)) continue;
+    toQuat(r, node.quaternion);
+    count += 1;
+  }
+  state.restBones = count;
 }
 
 function avatarFailed(url, reason) {
@@ -515,6 +544,7 @@ function connect() {
       onFrame(msg, performance.now());
     } else if (msg.type === 'hello') {
       state.hello = msg;
+      applyRest();
       if (msg.schema !== 1) console.warn(`vtuber: engine speaks schema ${msg.schema}, this page knows schema 1`);
       if (msg.coords && msg.coords !== 'gltf') console.warn(`vtuber: engine sends coords=${msg.coords}, the page needs gltf`);
     }
