@@ -269,3 +269,24 @@ def test_a_face_mode_bvh_holds_the_untracked_arms_relaxed(tmp_path: Path) -> Non
         values = np.array(line.split(), dtype=float)
         np.testing.assert_allclose(values[columns], expected[columns], atol=1e-5)
     assert np.abs(expected[columns]).max() > 40.0  # the rest is far from the T-pose's zeros
+
+
+def test_convert_takes_the_resting_face_from_the_clip_without_a_profile(tmp_path: Path) -> None:
+    """Face Mesh blendshapes against the canonical face read a real resting face as puffed
+    cheeks and lowered brows; convert's default measures them against the clip's own median face
+    (MEAD's neutral clip: a person talking calmly), --neutral none keeps the canonical face."""
+    import csv
+    import statistics
+
+    clip = media_path("dreamtalk_mead/M030_front_neutral_level1_001.mp4")
+    medians = {}
+    for neutral in ("clip", "none"):
+        out = tmp_path / f"{neutral}.bvh"
+        result = vtuber("convert", str(clip), "-o", str(out), "--mode", "face", "--neutral", neutral)
+        assert result.returncode == 0, result.stderr
+        assert ("resting face taken from" in result.stderr) == (neutral == "clip"), result.stderr
+        rows = list(csv.DictReader(out.with_suffix(".csv").open()))
+        assert len(rows) == 94
+        medians[neutral] = {k: statistics.median(float(r[k]) for r in rows) for k in ("cheekPuff", "browDownLeft", "browDownRight", "mouthLowerDownLeft")}
+    assert max(medians["clip"].values()) < 0.3, medians
+    assert min(medians["none"].values()) > 0.8, medians

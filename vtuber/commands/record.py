@@ -35,12 +35,20 @@ def register(sub: Any) -> None:
         "--face-backend",
         choices=("auto", "mesh", "tasks"),
         default="mesh",
-        help="default mesh (fastest: geometric blendshapes, which need `vtuber calibrate face` first); "
+        help="default mesh (fastest: geometric blendshapes, measured against your user profile or else the "
+        "clip's own resting face, see --neutral); "
         "auto adds the learned blendshapes (slower: a second face model)",
     )
     p.add_argument("--models-dir", metavar="DIR")
     p.add_argument("--smoothing", choices=("responsive", "balanced", "smooth", "none"), default="balanced")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of image folders (default 30)")
+    p.add_argument(
+        "--neutral",
+        choices=("clip", "none"),
+        default="clip",
+        help="resting face for mesh blendshapes when no user profile is selected: clip (default) = the median "
+        "of 60 frames across the clip; none = MediaPipe's canonical face (reads many channels high at rest)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace output files that already exist (default: refuse)")
     p.set_defaults(handler=cmd_convert)
 
@@ -247,6 +255,21 @@ def convert_media(path: Path, out: Path, args: argparse.Namespace, stop: BatchSt
         },
         origin="command line",
     )
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vtuber.app import build_tracker
+
+    models_dir_env = os.environ.get("VTUBER_MODELS_DIR")
+    # the clip's resting face is measured while the conversion's own models load (both mostly
+    # native code on their own threads): it then costs little of the wall time
+    with ThreadPoolExecutor(1, thread_name_prefix="clip-neutral") as pool:
+        pending = pool.submit(clip_setup, path, args, config)
+        tracker = build_tracker(config, models_dir_env)
+        try:
+            setup = pending.result()
+        except BaseException:
+            tracker.close()
+            raise
     source = open_source(config.source)
     progress = Progress(path.name, int(getattr(source, "frame_count", 0) or 0))
 
@@ -256,10 +279,41 @@ def convert_media(path: Path, out: Path, args: argparse.Namespace, stop: BatchSt
         progress(engine)
 
     summary = run_engine(
-        config, models_dir_env=os.environ.get("VTUBER_MODELS_DIR"), source=source, with_senders=False, on_stats=on_stats
+        config, models_dir_env=models_dir_env, source=source, tracker=tracker, with_senders=False, on_stats=on_stats, setup=setup
     )
     progress.show(summary.frames, final=True)
     return summary
+
+
+def clip_setup(path: Path, args: argparse.Namespace, config: Any) -> Any:
+    """The user setup for converting ``path``: with the Face Mesh back end, ``--neutral clip`` and
+    no user profile named or selected, the profiles on disk with the clip's own resting face
+    (``vtuber.calibrate.clip_neutral``); otherwise None (the profiles on disk)."""
+    import dataclasses
+
+    from vtuber.app import load_user_setup
+    from vtuber.calibrate import store
+    from vtuber.calibrate.clip_neutral import clip_neutral, sample_frames
+    from vtuber.capture.open import open_source
+    from vtuber.track.mediapipe_adapter import MediaPipeTracker
+
+    if args.neutral != "clip" or config.track.face_backend != "mesh":
+        return None
+    if config.user.profile or store.selected("user", config.user.calibration_dir):
+        return None
+    source = open_source(config.source)
+    try:
+        models_dir = config.track.models_dir or os.environ.get("VTUBER_MODELS_DIR")
+        with MediaPipeTracker("face", face_backend="mesh", models_dir=models_dir or None) as tracker:
+            samples = sample_frames(source, tracker, int(getattr(source, "frame_count", 0) or 0))
+    finally:
+        source.close()
+    neutral = clip_neutral(samples, config.camera.horizontal_fov_deg)
+    if neutral is None:
+        return None
+    faces = sum(lm.face is not None for lm in samples)
+    sys.stderr.write(f"vtuber: {path.name}: no user profile: resting face taken from {faces} frames of the clip (--neutral none: the canonical face)\n")
+    return dataclasses.replace(load_user_setup(config), calibration=neutral)
 
 
 def export_session_bvh(path: Path, out: Path, should_stop: Callable[[], bool] = lambda: False) -> tuple[int, str]:
