@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import sys
 import threading
 import time
@@ -209,42 +210,21 @@ def replay_settings(config: EngineConfig) -> dict[str, dict[str, Any]]:
     return {name: dataclasses.asdict(getattr(config, name)) for name in REPLAY_SECTIONS}
 
 
-def recording_paths(config: EngineConfig) -> list[tuple[Path, str]]:
-    """Every file the run's recorders will create, with the option that names it."""
-    paths: list[tuple[Path, str]] = []
-    if config.record.session:
-        paths.append((Path(config.record.session), "--record-session"))
-    if config.record.bvh:
-        bvh = Path(config.record.bvh)
-        paths += [(bvh, "--record-bvh"), (bvh.with_suffix(".csv"), "the blendshape CSV beside --record-bvh")]
-    return paths
-
-
 def check_recording_paths(config: EngineConfig) -> None:
-    """ConfigError, before anything opens or is written, when a recording would destroy data:
+    """ConfigError, before anything opens or is written, when the run's recordings would destroy
+    data: a folder, a BVH named .csv, two recordings in one file, a recording onto the source
+    being read, or (without ``[record] overwrite`` / ``--overwrite``) an earlier take
+    (``vtuber.record.safety``)."""
+    from vtuber.record import safety
 
-    * the session file is the BVH or the blendshape CSV beside it (two writers in one file leave
-      neither readable, and the run would have ended "fine");
-    * a recording file already exists with content and ``[record] overwrite`` (``--overwrite``)
-      is off: an earlier take is never replaced silently.
-    """
-    paths = recording_paths(config)
-    if config.record.session and config.record.bvh:
-        session = paths[0][0].resolve()
-        for other, what in paths[1:]:
-            if session == other.resolve():
-                raise ConfigError(
-                    f"--record-session {config.record.session} is also {what}: two recordings in one file "
-                    "destroy both; give the session its own path (e.g. take1.jsonl)"
-                )
-    if config.record.overwrite:
-        return
-    for path, what in paths:
-        if path.is_file() and path.stat().st_size > 0:
-            raise ConfigError(
-                f"{path} ({what}) already exists and would be overwritten: choose another name, "
-                "move the earlier take away, or pass --overwrite to replace it"
-            )
+    targets: list[safety.Target] = []
+    if config.record.session:
+        targets.append(safety.Target(config.record.session, "--record-session", "session"))
+    if config.record.bvh:
+        targets += safety.bvh_targets(config.record.bvh, "--record-bvh")
+    spec = config.source.spec
+    inputs = [Path(spec)] if spec and spec != "demo" else []
+    safety.check_targets(targets, inputs, overwrite=config.record.overwrite)
 
 
 def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack, setup: UserSetup | None = None) -> FrameCallback | None:
@@ -381,11 +361,11 @@ class UserSetup:
         from vtuber.solve.calibration import calibration_to_table
 
         body = self.calibration.body
-        return {
+        return _finite_json({
             "face": calibration_to_table(self.calibration),
             "body": None if body is None else body_to_table(body),
             "camera_profile": self.camera_profile,
-        }
+        })
 
     @classmethod
     def from_header(cls, data: Any, where: str) -> UserSetup:
@@ -401,9 +381,27 @@ class UserSetup:
         if isinstance(data.get("body"), dict):
             calibration = dc.replace(calibration, body=parse_body(data["body"], where))
         camera = data.get("camera_profile")
-        if camera is not None and not isinstance(camera, dict):
-            raise ConfigError(f"{where}: user_setup.camera_profile must be a table")
-        return cls(calibration, camera, f"{where} (recorded camera profile)")
+        origin = f"{where} (recorded camera profile)"
+        if camera is not None:
+            if not isinstance(camera, dict):
+                raise ConfigError(f"{where}: user_setup.camera_profile must be a table")
+            from vtuber.calibrate import store
+
+            store.parse_camera_profile(camera, origin, str(camera.get("name", "")))  # damaged: ConfigError now
+        return cls(calibration, camera, origin)
+
+
+def _finite_json(value: Any) -> Any:
+    """``value`` without non-finite floats (a profile's unknown ``rms_px`` is NaN), which strict
+    JSON readers refuse: a table entry is left out (readers then use its default), a list item
+    becomes None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items() if not (isinstance(v, float) and not math.isfinite(v))}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    return value
 
 
 def load_user_setup(config: EngineConfig) -> UserSetup:

@@ -190,8 +190,8 @@ def test_convert_and_replay_keep_earlier_files(tmp_path: Path) -> None:
     result = vtuber("convert", str(session))
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (
-        f"vtuber: error: {out.with_suffix('.csv')} already exists and would be overwritten: choose another -o, "
-        "move it away, or pass --overwrite to replace it"
+        f"vtuber: error: {out.with_suffix('.csv')} (the blendshape CSV beside the output) already exists and would be "
+        "overwritten: choose another name, move the earlier take away, or pass --overwrite to replace it"
     )
     assert not out.exists() and out.with_suffix(".csv").read_text() == "an earlier csv\n"
     result = vtuber("convert", str(session), "--overwrite")
@@ -203,8 +203,10 @@ def test_convert_and_replay_keep_earlier_files(tmp_path: Path) -> None:
         result = vtuber("replay", str(replayed), "--no-pace", "--no-ws", "--no-vmc", "--no-page",
                         "--record-bvh", str(bvh), "--overwrite")
         assert result.returncode == 2, result.stderr
-        assert result.stderr.strip() == (
-            f"vtuber: error: --record-bvh {bvh} would overwrite the session being replayed; give the BVH its own name"
+        what = "--record-bvh" if bvh.suffix == session.suffix else "the blendshape CSV beside --record-bvh"
+        written = bvh if bvh.suffix == session.suffix else bvh.with_suffix(".csv")
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"vtuber: error: {what} {written} is the input being read ({replayed}): give the recording its own name"
         )
         assert replayed.read_bytes() == kept
 
@@ -290,3 +292,43 @@ def test_convert_takes_the_resting_face_from_the_clip_without_a_profile(tmp_path
         medians[neutral] = {k: statistics.median(float(r[k]) for r in rows) for k in ("cheekPuff", "browDownLeft", "browDownRight", "mouthLowerDownLeft")}
     assert max(medians["clip"].values()) < 0.3, medians
     assert min(medians["none"].values()) > 0.8, medians
+
+
+def test_inputs_are_never_recorded_over_and_empty_takes_are_replaced(tmp_path: Path) -> None:
+    """Even with --overwrite a recording never replaces the clip or session being read; a take
+    that holds no frames (left by a run that failed at start) is replaced without --overwrite;
+    `-o FOLDER/` writes into that folder."""
+    clip = tmp_path / "myclip.mp4"
+    clip.write_bytes(media_path("liveportrait/d0.mp4").read_bytes())
+    kept = clip.read_bytes()
+    for args in (("run", "--source", str(clip), "--record-bvh", str(clip)), ("convert", str(clip), "-o", str(clip))):
+        result = vtuber(*args, "--overwrite", *(("--no-ws", "--no-vmc", "--no-page", "--quiet") if args[0] == "run" else ()))
+        assert result.returncode == 2, result.stderr
+        assert "is the input being read" in result.stderr.strip().splitlines()[-1]
+        assert clip.read_bytes() == kept
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"format":"vtuber-session","version":1,"source":"demo","fps":30.0,"image_size":[0,0]}\n')
+    result = vtuber("run", "--demo", "--frames", "5", "--no-pace", "--no-ws", "--no-vmc", "--no-page", "--quiet",
+                    "--face-backend", "mesh", "--record-session", str(empty))
+    assert result.returncode == 0, result.stderr
+    assert len(empty.read_text().splitlines()) == 6
+    result = vtuber("convert", str(empty), "-o", str(tmp_path / "out") + "/")
+    assert result.returncode == 0, result.stderr
+    assert bvh_frames(tmp_path / "out" / "empty.bvh") == (5, 5)
+
+
+def test_replay_settings_file_is_checked_and_wins_over_the_recorded_settings(tmp_path: Path) -> None:
+    session, live = tmp_path / "s.jsonl", tmp_path / "live.bvh"
+    result = vtuber("run", "--demo", "--frames", "30", "--no-pace", "--no-ws", "--no-vmc", "--no-page", "--quiet",
+                    "--face-backend", "mesh", "--record-session", str(session), "--record-bvh", str(live))
+    assert result.returncode == 0, result.stderr
+    settings = tmp_path / "replay.toml"
+    settings.write_text('[smoothing]\npreset = "nonsense"\n')
+    replay = ("replay", str(session), "--no-pace", "--no-ws", "--no-vmc", "--no-page", "--config", str(settings))
+    result = vtuber(*replay, "--record-bvh", str(tmp_path / "bad.bvh"))
+    assert result.returncode == 2, result.stderr
+    assert "[smoothing] preset must be one of" in result.stderr and not (tmp_path / "bad.bvh").exists()
+    settings.write_text('[smoothing]\npreset = "none"\n')
+    result = vtuber(*replay, "--record-bvh", str(tmp_path / "raw.bvh"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "raw.bvh").read_text() != live.read_text()  # unsmoothed, unlike the live take

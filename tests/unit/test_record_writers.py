@@ -273,3 +273,54 @@ def test_bones_a_frame_does_not_carry_take_the_rest_rotation(tmp_path: Path) -> 
     assert lines["rest"][0][6:9] == pytest.approx([0.0, 30.0, 0.0])
     assert lines["tpose"][0][6:9] == pytest.approx([0.0, 0.0, 0.0])
     assert lines["rest"][1][6:9] == pytest.approx([0.0, 0.0, 0.0])
+
+
+def test_a_recording_with_no_frames_holds_no_data(tmp_path: Path) -> None:
+    """``safety.holds_data``: header-only BVH, CSV and session files (a run that failed at start)
+    may be replaced; one frame, or a file of another format, may not."""
+    from vtuber.record.safety import holds_data
+
+    for frames in (0, 1):
+        bvh, session = tmp_path / f"{frames}.bvh", tmp_path / f"{frames}.jsonl"
+        with BvhFileWriter(bvh, 30.0, bones=BONES, blendshape_csv=bvh.with_suffix(".csv"), blendshape_names=["jawOpen"]) as w:
+            for _ in range(frames):
+                w.write({}, blendshapes={"jawOpen": 0.5})
+        _session(session, frames)
+        expected = frames > 0
+        assert holds_data(bvh, "bvh") is expected
+        assert holds_data(bvh.with_suffix(".csv"), "csv") is expected
+        assert holds_data(session, "session") is expected
+    other = tmp_path / "notes.txt"
+    other.write_text("frame,time\n")
+    assert holds_data(other, "bvh") and holds_data(other, "session")
+    assert not holds_data(other, "csv")  # a header row alone is an empty table whatever made it
+
+
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        ([("takes/", "--record-bvh", "bvh")], "--record-bvh takes/ is a folder: name a file in it (e.g. takes/take1.bvh)"),
+        ([("odd.csv", "--record-bvh", "bvh")], "--record-bvh odd.csv ends in .csv, the name of the blendshape CSV written beside the BVH: name the BVH odd.bvh"),
+        ([("a.bvh", "--record-bvh", "bvh"), ("./a.bvh", "--record-session", "session")], "--record-bvh a.bvh is also --record-session: two recordings in one file"),
+        ([("clip.mp4", "--record-bvh", "bvh")], "--record-bvh clip.mp4 is the input being read (clip.mp4): give the recording its own name"),
+    ],
+)
+def test_recordings_that_would_destroy_data_are_refused_even_with_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, targets: list[tuple[str, str, str]], message: str) -> None:
+    from vtuber.record.safety import Target, check_targets
+
+    monkeypatch.chdir(tmp_path)
+    Path("clip.mp4").write_bytes(b"a video")
+    with pytest.raises(ConfigError) as info:
+        check_targets([Target(*t) for t in targets], [Path("clip.mp4")], overwrite=True)  # type: ignore[arg-type]
+    assert str(info.value).startswith(message)
+    assert Path("clip.mp4").read_bytes() == b"a video" and not Path("takes").exists()
+
+
+def test_a_symlink_to_an_input_is_the_input(tmp_path: Path) -> None:
+    from vtuber.record.safety import bvh_targets, check_targets
+
+    session = tmp_path / "take.jsonl"
+    _session(session, 2)
+    (tmp_path / "lk.csv").symlink_to(session)  # the CSV beside lk.bvh would be the session
+    with pytest.raises(ConfigError, match=r"the blendshape CSV beside --record-bvh .*lk\.csv is the input being read"):
+        check_targets(bvh_targets(str(tmp_path / "lk.bvh"), "--record-bvh"), [session], overwrite=True)

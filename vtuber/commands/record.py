@@ -59,8 +59,8 @@ def register(sub: Any) -> None:
         help="send a recorded session to the receivers at its original timing",
         description="Re-run a recorded session's landmarks through the solvers and senders, "
         "deterministically, at the original timing (or as fast as possible with --no-pace). "
-        "The live run's camera, calibration, smoothing and avatar settings come from the session; "
-        "the flags below override them.",
+        "The live run's camera, calibration, smoothing and avatar settings come from the session "
+        "(the defaults named below are a live run's); a --config file and the flags override them.",
     )
     p.add_argument("session", metavar="SESSION", help="a session file (vtuber run --record-session)")
     add_solve_arguments(p)
@@ -120,15 +120,14 @@ class Progress:
 
 
 def _outputs(inputs: list[Path], output: str | None) -> list[Path]:
-    if len(inputs) == 1:
-        out = Path(output) if output else inputs[0].with_suffix(".bvh")
-        if out.is_dir():
-            out = out / (inputs[0].stem + ".bvh")
-        return [out]
-    folder = Path(output) if output else Path(".")
-    if folder.suffix == ".bvh":
+    """The BVH each input becomes: ``-o FILE.bvh`` (one input), ``-o FOLDER`` (an existing folder
+    or a path ending in /: created when the files are written) or beside each input."""
+    is_folder = output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
+    if len(inputs) == 1 and not is_folder:
+        return [Path(output) if output else inputs[0].with_suffix(".bvh")]
+    if len(inputs) > 1 and output is not None and Path(output).suffix == ".bvh":
         raise ConfigError("several inputs need -o FOLDER, not a single .bvh file")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(output) if output else Path(".")
     return [folder / (p.stem + ".bvh") for p in inputs]
 
 
@@ -144,16 +143,14 @@ def refuse_duplicate_outputs(inputs: list[Path], outputs: list[Path]) -> None:
         seen[key] = path
 
 
-def refuse_existing_outputs(outputs: list[Path]) -> None:
-    """ConfigError naming the first output (BVH or the CSV beside it) that already exists with
-    content: a batch never replaces earlier files unless ``--overwrite`` says so."""
-    for out in outputs:
-        for path in (out, out.with_suffix(".csv")):
-            if path.is_file() and path.stat().st_size > 0:
-                raise ConfigError(
-                    f"{path} already exists and would be overwritten: choose another -o, move it away, "
-                    "or pass --overwrite to replace it"
-                )
+def check_outputs(inputs: list[Path], outputs: list[Path], overwrite: bool) -> None:
+    """``vtuber.record.safety`` over the whole batch before anything is converted: every output
+    BVH and CSV against each other, against every input, and (unless ``overwrite``) against
+    earlier files."""
+    from vtuber.record import safety
+
+    targets = [t for out in outputs for t in safety.bvh_targets(str(out), "the output")]
+    safety.check_targets(targets, inputs, overwrite=overwrite)
 
 
 class BatchStop:
@@ -193,8 +190,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise SourceError(f"input not found: {path}")
     outputs = _outputs(inputs, args.output)
     refuse_duplicate_outputs(inputs, outputs)
-    if not args.overwrite:
-        refuse_existing_outputs(outputs)
+    check_outputs(inputs, outputs, args.overwrite)
     stop = BatchStop()
     stop.install()
     failed = 0
@@ -350,10 +346,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from vtuber.capture.replay import SessionReplay
     from vtuber.cli import output_overrides
 
-    if args.record_bvh:
-        bvh = Path(args.record_bvh).resolve()
-        if Path(args.session).resolve() in (bvh, bvh.with_suffix(".csv")):
-            raise ConfigError(f"--record-bvh {args.record_bvh} would overwrite the session being replayed; give the BVH its own name")
     replay = SessionReplay(args.session)
     overrides = output_overrides(args)
     overrides.setdefault("source", {})["spec"] = str(args.session)
@@ -362,13 +354,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
     # the settings file (receivers), then the live run's camera, calibration profile, smoothing
     # and avatar settings from the session's header (sessions from before they were stored
     # replay with the defaults), then the flags
-    data = read_config_file(args.config) if args.config else {}
-    data.pop("record", None)  # only the flags record a replay (never onto the session it reads)
+    # the live run's camera, calibration profile, smoothing and avatar settings from the session's
+    # header (sessions from before they were stored replay with the defaults), then a settings
+    # file (checked on its own first), then the flags: what is given at replay time wins
+    data: dict[str, Any] = {}
     settings = replay.header.get("settings")
     if isinstance(settings, dict):
-        for name, values in settings.items():
-            if name in REPLAY_SECTIONS and isinstance(values, dict) and isinstance(data.get(name, {}), dict):
-                data[name] = {**data.get(name, {}), **values}
+        data = {name: dict(v) for name, v in settings.items() if name in REPLAY_SECTIONS and isinstance(v, dict)}
+    if args.config:
+        from_file = read_config_file(args.config)
+        build_config(from_file, {}, origin=args.config)
+        from_file.pop("record", None)  # only the flags record a replay
+        for name, values in from_file.items():
+            data[name] = {**data.get(name, {}), **values} if isinstance(values, dict) else values
     config = build_config(data, overrides, origin=f"{args.session} (header settings){f', {args.config}' if args.config else ''} and the command line")
     summary = run_engine(config, source=replay.source, tracker=replay.tracker, setup=replay_setup(replay.header, args, config))
     sys.stderr.write(f"vtuber: replayed {summary.frames} frames in {summary.elapsed_s:.1f} s; {summary.ended_by}\n")
@@ -378,8 +376,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def replay_setup(header: dict[str, Any], args: argparse.Namespace, config: Any) -> Any:
     """The calibration and camera profile a replay solves with: the ones the session recorded
     (so a replay does not change when the profiles on disk do), except where ``--user-profile``
-    or ``--camera-profile`` names one; None (the profiles on disk) for sessions that recorded
-    none. A damaged record is one warning line, then the profiles on disk."""
+    or ``--camera-profile`` names one (``--fov`` alone: the field-of-view camera); None (the
+    profiles on disk) for sessions that recorded none. A damaged record is one warning line,
+    then the profiles on disk."""
     import logging
 
     from vtuber.app import UserSetup, load_user_setup
@@ -391,6 +390,8 @@ def replay_setup(header: dict[str, Any], args: argparse.Namespace, config: Any) 
     except ConfigError as exc:
         logging.getLogger(__name__).warning("%s; using the profiles on disk instead", exc)
         return None
+    if args.fov is not None and not args.camera_profile:  # --fov asks for the field-of-view camera
+        recorded = UserSetup(recorded.calibration, None, recorded.origin)
     if not (args.user_profile or args.camera_profile):
         return recorded
     disk = load_user_setup(config)
@@ -402,12 +403,13 @@ def replay_setup(header: dict[str, Any], args: argparse.Namespace, config: Any) 
 def cmd_repair(args: argparse.Namespace) -> int:
     from vtuber.record.repair import repair
 
-    for name in args.files:
-        path = Path(name)
+    paths = [Path(name) for name in args.files]
+    for path in paths:  # every name checked before any file is touched
         if path.is_dir():
             raise SourceError(f"{path} is a folder: name the recordings in it (e.g. vtuber repair {path}/*.bvh {path}/*.jsonl)")
         if not path.is_file():
             raise SourceError(f"file not found: {path}")
+    for path in paths:
         try:
             report = repair(path)
         except (ValueError, OSError) as exc:
