@@ -232,8 +232,8 @@ def build_recorders(config: EngineConfig, source: FrameSource, stack: ExitStack,
 
     Every file is created here, before the run starts, with its header (a run that records
     nothing still leaves valid empty recordings); a path that cannot be written raises a
-    one-line ``RecordingError`` before any frame is processed."""
-    check_recording_paths(config)
+    one-line ``RecordingError`` before any frame is processed. The paths were checked by
+    ``check_recording_paths`` before anything opened."""
     writers: list[Callable[[Frame, Landmarks, Rig, AvatarPose], None]] = []
     fps = source.nominal_fps or DEFAULT_RECORD_FPS
     if config.record.session:
@@ -370,8 +370,6 @@ class UserSetup:
     @classmethod
     def from_header(cls, data: Any, where: str) -> UserSetup:
         """The inverse of ``to_header``; ConfigError (one line naming ``where``) when damaged."""
-        import dataclasses as dc
-
         from vtuber.solve.body_calibration import parse_body
         from vtuber.solve.calibration import parse_face
 
@@ -379,7 +377,7 @@ class UserSetup:
             raise ConfigError(f"{where}: user_setup must be a table with a face table")
         calibration = parse_face(data["face"], where)
         if isinstance(data.get("body"), dict):
-            calibration = dc.replace(calibration, body=parse_body(data["body"], where))
+            calibration = dataclasses.replace(calibration, body=parse_body(data["body"], where))
         camera = data.get("camera_profile")
         origin = f"{where} (recorded camera profile)"
         if camera is not None:

@@ -299,8 +299,7 @@ def clip_setup(path: Path, args: argparse.Namespace, config: Any) -> Any:
         return None
     source = open_source(config.source)
     try:
-        models_dir = config.track.models_dir or os.environ.get("VTUBER_MODELS_DIR")
-        with MediaPipeTracker("face", face_backend="mesh", models_dir=models_dir or None) as tracker:
+        with MediaPipeTracker("face", face_backend="mesh") as tracker:  # Face Mesh ships in the wheel
             samples = sample_frames(source, tracker, int(getattr(source, "frame_count", 0) or 0))
     finally:
         source.close()
@@ -351,9 +350,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     overrides.setdefault("source", {})["spec"] = str(args.session)
     if overrides.get("record", {}).get("bvh") is None:
         overrides.pop("record", None)
-    # the settings file (receivers), then the live run's camera, calibration profile, smoothing
-    # and avatar settings from the session's header (sessions from before they were stored
-    # replay with the defaults), then the flags
     # the live run's camera, calibration profile, smoothing and avatar settings from the session's
     # header (sessions from before they were stored replay with the defaults), then a settings
     # file (checked on its own first), then the flags: what is given at replay time wins
